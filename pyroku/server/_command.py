@@ -1,0 +1,72 @@
+"""`pyroku server`: run the platform in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
+
+from pyroku.api import ApiContext, PublicUrls, RateLimiter, build_api
+from pyroku.server._bootstrap import ensure_operator
+from pyroku.server._config import ServerConfig, default_data_dir
+from pyroku.state import Database, StateError
+
+
+@click.command("server")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="PYROKU_DATA_DIR",
+              default=default_data_dir, show_default="/var/lib/pyroku as root", help="Where state lives.")
+@click.option("--api-host", envvar="PYROKU_API_HOST", default="127.0.0.1", show_default=True)
+@click.option("--api-port", type=click.IntRange(1, 65535), envvar="PYROKU_API_PORT", default=5000,
+              show_default=True)
+@click.option("--router-port", type=click.IntRange(1, 65535), envvar="PYROKU_ROUTER_PORT", default=8080,
+              show_default=True)
+@click.option("--domain", envvar="PYROKU_DOMAIN", default="localhost", show_default=True,
+              help="Apps are served at APP.DOMAIN.")
+@click.option("--database-url", envvar="PYROKU_DATABASE_URL", default=None,
+              help="sqlite:///PATH or postgresql://... (default: SQLite in the data dir).")
+@click.option("--rate-limit", type=click.IntRange(1), envvar="PYROKU_API_RATE_LIMIT", default=4500,
+              show_default=True, help="API requests per account per hour.")
+def server_command(
+    data_dir: Path, api_host: str, api_port: int, router_port: int, domain: str,
+    database_url: str | None, rate_limit: int,
+) -> None:
+    """Run the Pyroku platform in the foreground."""
+    import os
+
+    config = ServerConfig(
+        data_dir=data_dir, api_host=api_host, api_port=api_port, router_port=router_port,
+        domain=domain, database_url=database_url, rate_limit=rate_limit,
+        admin_email=os.environ.get("PYROKU_ADMIN_EMAIL"),
+        admin_password=os.environ.get("PYROKU_ADMIN_PASSWORD"),
+    )
+    serve(config)
+
+
+def serve(config: ServerConfig) -> None:
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(config.effective_database_url)
+        db.migrate()
+        operator = ensure_operator(db, config.admin_email, config.admin_password)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot use data dir {config.data_dir}: {exc.strerror}") from exc
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"Cannot open the database: {exc.__class__.__name__}: {exc}") from exc
+    if operator:
+        click.echo(f"Created the operator account {operator.email}.")
+        if operator.generated_password:
+            click.echo(f"Its password (shown only this once): {operator.generated_password}")
+    ctx = ApiContext(
+        db=db,
+        urls=PublicUrls(domain=config.domain, router_port=config.router_port),
+        limiter=RateLimiter(config.rate_limit),
+    )
+    click.echo(f"Pyroku API on http://{config.api_host}:{config.api_port} (data in {config.data_dir}); "
+               f"apps at http://APP.{config.domain}:{config.router_port}/")
+    uvicorn.run(build_api(ctx), host=config.api_host, port=config.api_port, log_level="warning",
+                access_log=False)
+    db.dispose()

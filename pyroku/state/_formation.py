@@ -1,0 +1,88 @@
+"""Formation: desired quantity and size per process type. The dyno manager reconciles it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pyroku.sizes import DEFAULT_SIZE, DYNO_SIZES, find_size
+from pyroku.state._exceptions import InvalidParams, NotFound
+from pyroku.state._models import App, Formation
+
+PROCESS_TYPE_RE = re.compile(r"^[-\w]{1,128}$", re.ASCII)
+MAX_DYNOS_PER_APP = 100
+
+
+@dataclass(frozen=True)
+class FormationUpdate:
+    type: str
+    quantity: int | None = None
+    size: str | None = None
+
+
+def list_formation(session: Session, app: App) -> list[Formation]:
+    return list(session.scalars(select(Formation).where(Formation.app_id == app.id).order_by(Formation.type)))
+
+
+def find_formation(session: Session, app: App, type_or_id: str) -> Formation:
+    formation = session.scalar(
+        select(Formation)
+        .where(Formation.app_id == app.id)
+        .where((Formation.type == type_or_id) | (Formation.id == type_or_id))
+    )
+    if formation is None:
+        raise NotFound(f"Couldn't find that process type ({type_or_id}).")
+    return formation
+
+
+def parse_quantity(value: object) -> int:
+    """Quantities arrive as integers, or as strings from some clients ("2")."""
+    if isinstance(value, bool):
+        raise InvalidParams("Quantity must be a whole number.")
+    if isinstance(value, int):
+        quantity = value
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 6:
+        quantity = int(value.strip())
+    else:
+        raise InvalidParams(f"Quantity must be a whole number, not {value!r}.")
+    if not 0 <= quantity <= MAX_DYNOS_PER_APP:
+        raise InvalidParams(f"Quantity must be between 0 and {MAX_DYNOS_PER_APP}.")
+    return quantity
+
+
+def update_formation(session: Session, app: App, updates: list[FormationUpdate]) -> list[Formation]:
+    """Apply a batch of updates atomically; the app's total stays within 100 dynos."""
+    if not updates:
+        raise InvalidParams("No formation updates given.")
+    current = {f.type: f for f in list_formation(session, app)}
+    changed: list[Formation] = []
+    for update in updates:
+        if not PROCESS_TYPE_RE.match(update.type):
+            raise InvalidParams(
+                f"Invalid process type {update.type!r}: use letters, digits, dashes and underscores."
+            )
+        size_name: str | None = None
+        if update.size is not None:
+            size = find_size(update.size)
+            if size is None:
+                names = ", ".join(s.api_name for s in DYNO_SIZES.values())
+                raise InvalidParams(f"No such dyno size {update.size!r}. Sizes: {names}.")
+            size_name = size.name
+        formation = current.get(update.type)
+        if formation is None:
+            formation = Formation(app_id=app.id, type=update.type, quantity=0, size=DEFAULT_SIZE.name)
+            session.add(formation)
+            current[update.type] = formation
+        if update.quantity is not None:
+            formation.quantity = update.quantity
+        if size_name is not None:
+            formation.size = size_name
+        changed.append(formation)
+    total = sum(f.quantity for f in current.values())
+    if total > MAX_DYNOS_PER_APP:
+        raise InvalidParams(f"An app may run at most {MAX_DYNOS_PER_APP} dynos; this would be {total}.")
+    session.flush()
+    return changed

@@ -1,0 +1,109 @@
+"""SQLAlchemy models: the platform's desired state and its immutable history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    """Naive UTC, stored the same way in SQLite and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_login: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Authorization(Timestamped, Base):
+    """An API token. Only its SHA-256 is stored."""
+
+    __tablename__ = "authorizations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class App(Timestamped, Base):
+    __tablename__ = "apps"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(30), unique=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    maintenance: Mapped[bool] = mapped_column(Boolean, default=False)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    owner: Mapped[User] = relationship(lazy="joined")
+
+
+class Collaborator(Timestamped, Base):
+    """Who may see and change an app; the owner has a row too, with role `owner`."""
+
+    __tablename__ = "collaborators"
+    __table_args__ = (UniqueConstraint("app_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="collaborator")
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Release(Timestamped, Base):
+    """One numbered, immutable release: a slug (maybe none yet) plus a config snapshot."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("app_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="succeeded")
+    slug_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Formation(Timestamped, Base):
+    """Desired process counts and sizes per type; the dyno manager makes them real."""
+
+    __tablename__ = "formations"
+    __table_args__ = (UniqueConstraint("app_id", "type"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(128))
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[str] = mapped_column(String(32))
+    command: Mapped[str] = mapped_column(Text, default="")
