@@ -35,6 +35,7 @@ class ServerProcess:
     admin_password: str
     data_dir: Path
     database_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
     _admin_token: str | None = None
@@ -72,6 +73,7 @@ class ServerProcess:
             PYROKU_ADMIN_EMAIL=self.admin_email,
             PYROKU_ADMIN_PASSWORD=self.admin_password,
         )
+        env.update(self.extra_env)
         port = self.api_url.rsplit(":", 1)[1]
         argv = [PYROKU, "server", "--data-dir", str(self.data_dir), "--api-port", port,
                 "--router-port", str(free_port())]
@@ -101,7 +103,9 @@ class ServerProcess:
                 self.process.wait()
 
 
-def start_server(tmp: Path, database_url: str | None = None) -> ServerProcess:
+def start_server(
+    tmp: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None
+) -> ServerProcess:
     data_dir = tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     server = ServerProcess(
@@ -110,6 +114,7 @@ def start_server(tmp: Path, database_url: str | None = None) -> ServerProcess:
         admin_password="admin-" + secrets.token_hex(8),
         data_dir=data_dir,
         database_url=database_url,
+        extra_env=extra_env or {},
     )
     server.start()
     return server
