@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from pyroku import __version__
-from pyroku.api import _accounts, _apps
+from pyroku.api import _accounts, _apps, _domains
 from pyroku.api._context import ApiContext
 from pyroku.api._errors import install_error_handlers
 from pyroku.api._middleware import ApiConventions
@@ -24,6 +24,7 @@ def build_api(ctx: ApiContext) -> FastAPI:
     install_error_handlers(api)
     api.include_router(_accounts.router)
     api.include_router(_apps.router)
+    api.include_router(_domains.router)
 
     @api.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

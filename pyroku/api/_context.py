@@ -37,3 +37,7 @@ def context(request: Request) -> ApiContext:
 
 def git_url(request: Request, app_name: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/{app_name}.git"
+
+
+def default_hostname(request: Request, app_name: str) -> str:
+    return f"{app_name}.{context(request).urls.domain}"

@@ -10,7 +10,7 @@ from fastapi import Request
 
 from pyroku.api._context import context, git_url
 from pyroku.sizes import find_size
-from pyroku.state import App, Authorization, Collaborator, Formation, Release, User
+from pyroku.state import FEATURES, App, AppFeature, Authorization, Collaborator, Domain, Formation, Release, User
 
 STACK_NAME = "pyroku-12"
 REGION_NAME = "local"
@@ -140,4 +140,38 @@ def authorization(auth: Authorization, user: User, token: str | None) -> dict[st
         "user": {"id": user.id, "email": user.email, "full_name": None},
         "created_at": ts(auth.created_at),
         "updated_at": ts(auth.updated_at),
+    }
+
+
+def domain(app: App, d: Domain | None, default_hostname: str) -> dict[str, Any]:
+    """A custom domain, or (d=None) the app's default hostname under the platform domain."""
+    hostname = d.hostname if d else default_hostname
+    return {
+        "id": d.id if d else str(uuid.uuid5(_NS, "domain-" + app.id)),
+        "hostname": hostname,
+        "kind": "custom" if d else "heroku",
+        "cname": default_hostname if d else None,
+        "status": "succeeded",
+        "acm_status": None,
+        "acm_status_reason": None,
+        "sni_endpoint": None,
+        "app": app_ref(app),
+        "created_at": ts(d.created_at if d else app.created_at),
+        "updated_at": ts(d.updated_at if d else app.created_at),
+    }
+
+
+def feature(app: App, name: str, row: AppFeature | None) -> dict[str, Any]:
+    info = FEATURES[name]
+    return {
+        "id": row.id if row else str(uuid.uuid5(_NS, f"feature-{app.id}-{name}")),
+        "name": name,
+        "description": info.description,
+        "doc_url": info.doc_url,
+        "enabled": bool(row and row.enabled),
+        "state": "general",
+        "display_name": name,
+        "feedback_email": "",
+        "created_at": ts(row.created_at if row else app.created_at),
+        "updated_at": ts(row.updated_at if row else app.created_at),
     }

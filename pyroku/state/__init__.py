@@ -28,9 +28,19 @@ from pyroku.state._apps import (
     visible_apps,
 )
 from pyroku.state._database import Database
+from pyroku.state._domains import (
+    FEATURES,
+    add_domain,
+    feature_enabled,
+    feature_states,
+    find_domain,
+    list_domains,
+    remove_domain,
+    set_feature,
+)
 from pyroku.state._exceptions import Conflict, Forbidden, InvalidParams, NotFound, StateError, Unauthorized
 from pyroku.state._formation import FormationUpdate, find_formation, list_formation, parse_quantity, update_formation
-from pyroku.state._models import App, Authorization, Collaborator, Formation, Release, User
+from pyroku.state._models import App, AppFeature, Authorization, Collaborator, Domain, Formation, Release, User
 from pyroku.state._releases import (
     current_config,
     current_version,
@@ -41,11 +51,14 @@ from pyroku.state._releases import (
 )
 
 __all__ = [
+    "FEATURES",
     "App",
+    "AppFeature",
     "Authorization",
     "Collaborator",
     "Conflict",
     "Database",
+    "Domain",
     "Forbidden",
     "Formation",
     "FormationUpdate",
@@ -56,6 +69,7 @@ __all__ = [
     "Unauthorized",
     "User",
     "add_collaborator",
+    "add_domain",
     "authenticate",
     "check_password",
     "create_app",
@@ -63,9 +77,12 @@ __all__ = [
     "current_config",
     "current_version",
     "delete_app",
+    "feature_enabled",
+    "feature_states",
     "find_app",
     "find_authorization",
     "find_collaborator",
+    "find_domain",
     "find_formation",
     "find_release",
     "find_user",
@@ -74,13 +91,16 @@ __all__ = [
     "issue_token",
     "list_authorizations",
     "list_collaborators",
+    "list_domains",
     "list_formation",
     "list_releases",
     "parse_quantity",
     "remove_collaborator",
+    "remove_domain",
     "revoke",
     "rollback",
     "set_config",
+    "set_feature",
     "update_app",
     "update_formation",
     "visible_apps",

@@ -107,3 +107,25 @@ class Formation(Timestamped, Base):
     quantity: Mapped[int] = mapped_column(Integer, default=0)
     size: Mapped[str] = mapped_column(String(32))
     command: Mapped[str] = mapped_column(Text, default="")
+
+
+class Domain(Timestamped, Base):
+    """A custom hostname routed to an app (the default APP.<platform domain> is implied)."""
+
+    __tablename__ = "domains"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    hostname: Mapped[str] = mapped_column(String(253), unique=True)
+
+
+class AppFeature(Timestamped, Base):
+    """An opt-in behaviour switched on for one app (e.g. `preboot`)."""
+
+    __tablename__ = "app_features"
+    __table_args__ = (UniqueConstraint("app_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -17,6 +17,8 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/apps/{app}/formation"): {"updates": [{"type": "web", "quantity": 3}]},
     ("patch", "/apps/{app}/formation/{process_type}"): {"quantity": 3},
     ("post", "/apps/{app}/collaborators"): {"user": "{stranger}"},
+    ("post", "/apps/{app}/domains"): {"hostname": "www.{app}.example.com"},
+    ("patch", "/apps/{app}/features/{feature}"): {"enabled": True},
 }
 
 
@@ -32,6 +34,7 @@ def _victim(server: ServerProcess) -> tuple[str, str, str]:
         assert c.post("/apps", json={"name": name}).status_code == 201
         c.patch(f"/apps/{name}/config-vars", json={"SECRET": "s3cret"})
         c.patch(f"/apps/{name}/formation", json={"updates": [{"type": "web", "quantity": 1}]})
+        c.post(f"/apps/{name}/domains", json={"hostname": f"{name}.example.com"})
     return owner_email, owner, name
 
 
@@ -39,7 +42,8 @@ def _snapshot(server: ServerProcess, token: str, name: str) -> list[Any]:
     with server.client(token) as c:
         return [c.get(p).json() for p in (f"/apps/{name}", f"/apps/{name}/config-vars",
                                           f"/apps/{name}/releases", f"/apps/{name}/formation",
-                                          f"/apps/{name}/collaborators")]
+                                          f"/apps/{name}/collaborators", f"/apps/{name}/domains",
+                                          f"/apps/{name}/features")]
 
 
 def _call(server: ServerProcess, token: str, method: str, path: str, values: dict[str, str]) -> httpx.Response:
@@ -61,7 +65,7 @@ def test_a_stranger_learns_nothing_and_changes_nothing(server: ServerProcess) ->
     before = _snapshot(server, owner, name)
     for method, path in _operations(server):
         values = {"app": name, "release": "1", "process_type": "web", "collaborator": owner_email,
-                  "stranger": stranger_email}
+                  "stranger": stranger_email, "domain": f"{name}.example.com", "feature": "preboot"}
         seen = _call(server, stranger, method, path, values)
         missing = _call(server, stranger, method, path, {**values, "app": "no-such-app-" + secrets.token_hex(3)})
         # exactly what a non-existent app answers: the app's existence does not leak

@@ -40,7 +40,7 @@ def test_every_response_has_request_id_and_rate_limit_remaining(server: ServerPr
 
 
 def test_etag_and_if_none_match(server: ServerProcess) -> None:
-    email, token = server.create_user()
+    _, token = server.create_user()
     name = _app(server, token)
     with server.client(token) as c:
         r = c.get(f"/apps/{name}/config-vars")
