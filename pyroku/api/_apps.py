@@ -199,7 +199,7 @@ def post_release(request: Request, caller: CallerDep, app: str, body: ReleaseCre
     with context(request).db.write() as session:
         user = caller.user(session)
         found = find_app(session, user, app, lock=True)
-        rel = rollback(session, found, user, body.release)
+        rel, _scaled = rollback(session, found, user, body.release)
         return JSONResponse(render.release(found, rel, rel.version), status_code=201)
 
 

@@ -28,6 +28,16 @@ from pyroku.state._apps import (
     visible_apps,
 )
 from pyroku.state._database import Database
+from pyroku.state._deploys import (
+    Scaled,
+    create_slug,
+    find_slug,
+    mark_uploaded,
+    release_process_types,
+    release_slug,
+    rollback,
+    slug_for_upload,
+)
 from pyroku.state._domains import (
     FEATURES,
     add_domain,
@@ -40,13 +50,22 @@ from pyroku.state._domains import (
 )
 from pyroku.state._exceptions import Conflict, Forbidden, InvalidParams, NotFound, StateError, Unauthorized
 from pyroku.state._formation import FormationUpdate, find_formation, list_formation, parse_quantity, update_formation
-from pyroku.state._models import App, AppFeature, Authorization, Collaborator, Domain, Formation, Release, User
+from pyroku.state._models import (
+    App,
+    AppFeature,
+    Authorization,
+    Collaborator,
+    Domain,
+    Formation,
+    Release,
+    Slug,
+    User,
+)
 from pyroku.state._releases import (
     current_config,
     current_version,
     find_release,
     list_releases,
-    rollback,
     set_config,
 )
 
@@ -65,6 +84,8 @@ __all__ = [
     "InvalidParams",
     "NotFound",
     "Release",
+    "Scaled",
+    "Slug",
     "StateError",
     "Unauthorized",
     "User",
@@ -73,6 +94,7 @@ __all__ = [
     "authenticate",
     "check_password",
     "create_app",
+    "create_slug",
     "create_user",
     "current_config",
     "current_version",
@@ -85,6 +107,7 @@ __all__ = [
     "find_domain",
     "find_formation",
     "find_release",
+    "find_slug",
     "find_user",
     "generate_password",
     "has_users",
@@ -94,13 +117,17 @@ __all__ = [
     "list_domains",
     "list_formation",
     "list_releases",
+    "mark_uploaded",
     "parse_quantity",
+    "release_process_types",
+    "release_slug",
     "remove_collaborator",
     "remove_domain",
     "revoke",
     "rollback",
     "set_config",
     "set_feature",
+    "slug_for_upload",
     "update_app",
     "update_formation",
     "visible_apps",

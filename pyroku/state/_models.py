@@ -129,3 +129,21 @@ class AppFeature(Timestamped, Base):
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Slug(Timestamped, Base):
+    """A compiled app: the tarball lives in the slug store under this id; `checksum` is set
+    once its blob has been uploaded and verified."""
+
+    __tablename__ = "slugs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    process_types: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    commit_description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    buildpack_provided_description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    expected_checksum: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    checksum: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    upload_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -134,12 +134,3 @@ def set_config(
         session, app, user, " and ".join(parts) + " config vars", config=config, slug_id=head.slug_id
     )
     return config, release
-
-
-def rollback(session: Session, app: App, user: User, id_or_version: str) -> Release:
-    target = find_release(session, app, id_or_version)
-    if target.status != "succeeded":
-        raise InvalidParams(f"Cannot roll back to v{target.version}: that release {target.status}.")
-    return create_release(
-        session, app, user, f"Rollback to v{target.version}", config=target.config, slug_id=target.slug_id
-    )
