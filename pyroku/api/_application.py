@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from pyroku import __version__
-from pyroku.api import _accounts, _apps, _domains
+from pyroku.api import _accounts, _apps, _domains, _logs
 from pyroku.api._context import ApiContext
 from pyroku.api._errors import install_error_handlers
 from pyroku.api._middleware import ApiConventions
@@ -25,6 +25,8 @@ def build_api(ctx: ApiContext) -> FastAPI:
     api.include_router(_accounts.router)
     api.include_router(_apps.router)
     api.include_router(_domains.router)
+    api.include_router(_logs.router)
+    api.mount("/log-stream", ctx.logplex.asgi_app())
 
     @api.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

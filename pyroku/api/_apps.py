@@ -14,6 +14,8 @@ from pyroku.api._context import context
 from pyroku.api._errors import ApiError
 from pyroku.api._ranges import paginate
 from pyroku.state import (
+    App,
+    Formation,
     FormationUpdate,
     NotFound,
     add_collaborator,
@@ -111,9 +113,13 @@ def list_user_apps(request: Request, caller: CallerDep, user: str) -> JSONRespon
 
 @router.post("/apps", status_code=201)
 def post_app(request: Request, caller: CallerDep, body: AppCreate | None = None) -> JSONResponse:
-    with context(request).db.write() as session:
+    ctx = context(request)
+    with ctx.db.write() as session:
         app = create_app(session, caller.user(session), body.name if body else None)
-        return JSONResponse(render.app(request, app), status_code=201)
+        shown = render.app(request, app)
+        first = list_releases(session, app)[0]
+    ctx.released(first, caller.email)
+    return JSONResponse(shown, status_code=201)
 
 
 @router.get("/apps/{app}")
@@ -124,21 +130,28 @@ def get_app(request: Request, caller: CallerDep, app: str) -> dict[str, Any]:
 
 @router.patch("/apps/{app}")
 def patch_app(request: Request, caller: CallerDep, app: str, body: AppUpdate) -> dict[str, Any]:
-    with context(request).db.write() as session:
+    ctx = context(request)
+    with ctx.db.write() as session:
         user = caller.user(session)
         found = find_app(session, user, app, lock=True)
         update_app(session, found, user, name=body.name, maintenance=body.maintenance)
-        return render.app(request, found)
+        shown = render.app(request, found)
+    ctx.on_change(found.id)
+    return shown
 
 
 @router.delete("/apps/{app}")
 def destroy_app(request: Request, caller: CallerDep, app: str) -> dict[str, Any]:
-    with context(request).db.write() as session:
+    ctx = context(request)
+    with ctx.db.write() as session:
         user = caller.user(session)
         found = find_app(session, user, app, lock=True)
         shown = render.app(request, found)
         delete_app(session, found, user)
-        return shown
+    ctx.logplex.set_drains(found.id, [])
+    ctx.logplex.forget(found.id)
+    ctx.on_change(found.id)
+    return shown
 
 
 # ---- config vars ----------------------------------------------------------------------------
@@ -154,10 +167,13 @@ def patch_config_vars(
     request: Request, caller: CallerDep, app: str, body: dict[str, str | None]
 ) -> dict[str, str]:
     """Merge the given vars (null deletes) and release the result as the next version."""
-    with context(request).db.write() as session:
+    ctx = context(request)
+    with ctx.db.write() as session:
         user = caller.user(session)
-        config, _release = set_config(session, find_app(session, user, app, lock=True), user, body)
-        return config
+        config, release = set_config(session, find_app(session, user, app, lock=True), user, body)
+    if release is not None:
+        ctx.released(release, caller.email)
+    return config
 
 
 # ---- releases -------------------------------------------------------------------------------
@@ -196,11 +212,14 @@ def post_release(request: Request, caller: CallerDep, app: str, body: ReleaseCre
         if body.slug is not None:
             raise ApiError(404, "not_found", f"Couldn't find that slug ({body.slug}).")
         raise ApiError(422, "invalid_params", "Give `release` (to roll back to) or `slug`.")
-    with context(request).db.write() as session:
+    ctx = context(request)
+    with ctx.db.write() as session:
         user = caller.user(session)
         found = find_app(session, user, app, lock=True)
         rel, _scaled = rollback(session, found, user, body.release)
-        return JSONResponse(render.release(found, rel, rel.version), status_code=201)
+        shown = render.release(found, rel, rel.version)
+    ctx.released(rel, caller.email)
+    return JSONResponse(shown, status_code=201)
 
 
 # ---- formation ------------------------------------------------------------------------------
@@ -221,7 +240,17 @@ def patch_formation(request: Request, caller: CallerDep, app: str, body: Formati
     updates = [_update(u.type, u.quantity, u.size) for u in body.updates]
     with context(request).db.write() as session:
         found = find_app(session, caller.user(session), app, lock=True)
-        return [render.formation(found, f) for f in update_formation(session, found, updates)]
+        changed = update_formation(session, found, updates)
+        shown = [render.formation(found, f) for f in changed]
+    _scaled(request, found, changed, caller.email)
+    return shown
+
+
+def _scaled(request: Request, app: App, changed: list[Formation], email: str) -> None:
+    ctx = context(request)
+    summary = " ".join(f"{f.type}@{f.quantity}:{f.size}" for f in changed)
+    ctx.announce(app.id, f"Scaled to {summary} by user {email}")
+    ctx.on_change(app.id)
 
 
 @router.get("/apps/{app}/formation/{process_type}")
@@ -238,7 +267,10 @@ def patch_formation_type(
     update = _update(process_type, body.quantity, body.size)
     with context(request).db.write() as session:
         found = find_app(session, caller.user(session), app, lock=True)
-        return render.formation(found, update_formation(session, found, [update])[0])
+        changed = update_formation(session, found, [update])
+        shown = render.formation(found, changed[0])
+    _scaled(request, found, changed, caller.email)
+    return shown
 
 
 # ---- collaborators --------------------------------------------------------------------------

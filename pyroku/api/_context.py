@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from pyroku.api._ratelimit import RateLimiter
-from pyroku.state import Database
+from pyroku.logs import Logplex
+from pyroku.state import Database, Release
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,30 @@ class PublicUrls:
         return f"http://{app_name}.{self.domain}{port}/"
 
 
+def _ignore(_app_id: str) -> None:
+    return None
+
+
 @dataclass
 class ApiContext:
     db: Database
+    logplex: Logplex
     urls: PublicUrls = field(default_factory=PublicUrls)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    # Called after a committed change to an app's desired state (release, formation, domains,
+    # maintenance, destroy) so the managers reconcile it now rather than at their next sweep.
+    on_change: Callable[[str], None] = _ignore
+
+    def announce(self, app_id: str, *messages: str) -> None:
+        """Platform events, as `app[api]` lines in the app's log."""
+        for message in messages:
+            self.logplex.publish(app_id, "app", "api", message)
+
+    def released(self, release: Release, email: str) -> None:
+        """A new release: logged as Heroku does, and the managers told."""
+        self.announce(release.app_id, f"{release.description} by user {email}",
+                      f"Release v{release.version} created by user {email}")
+        self.on_change(release.app_id)
 
 
 def context(request: Request) -> ApiContext:

@@ -51,7 +51,9 @@ def post_domain(request: Request, caller: CallerDep, app: str, body: DomainCreat
     with context(request).db.write() as session:
         found = find_app(session, caller.user(session), app, lock=True)
         domain = add_domain(session, found, body.hostname, context(request).urls.domain)
-        return JSONResponse(render.domain(found, domain, default_hostname(request, found.name)), status_code=201)
+        shown = render.domain(found, domain, default_hostname(request, found.name))
+    context(request).on_change(found.id)
+    return JSONResponse(shown, status_code=201)
 
 
 @router.get("/apps/{app}/domains/{domain}")
@@ -74,7 +76,8 @@ def delete_domain(request: Request, caller: CallerDep, app: str, domain: str) ->
         row = find_domain(session, found, domain)
         shown = render.domain(found, row, default)
         remove_domain(session, row)
-        return shown
+    context(request).on_change(found.id)
+    return shown
 
 
 @router.get("/apps/{app}/features")
@@ -98,4 +101,6 @@ def patch_feature(request: Request, caller: CallerDep, app: str, feature: str, b
     with context(request).db.write() as session:
         found = find_app(session, caller.user(session), app, lock=True)
         row = set_feature(session, found, feature, body.enabled)
-        return render.feature(found, feature, row)
+        shown = render.feature(found, feature, row)
+    context(request).on_change(found.id)
+    return shown

@@ -10,7 +10,18 @@ from fastapi import Request
 
 from pyroku.api._context import context, git_url
 from pyroku.sizes import find_size
-from pyroku.state import FEATURES, App, AppFeature, Authorization, Collaborator, Domain, Formation, Release, User
+from pyroku.state import (
+    FEATURES,
+    App,
+    AppFeature,
+    Authorization,
+    Collaborator,
+    Domain,
+    Formation,
+    LogDrain,
+    Release,
+    User,
+)
 
 STACK_NAME = "pyroku-12"
 REGION_NAME = "local"
@@ -174,4 +185,16 @@ def feature(app: App, name: str, row: AppFeature | None) -> dict[str, Any]:
         "feedback_email": "",
         "created_at": ts(row.created_at if row else app.created_at),
         "updated_at": ts(row.updated_at if row else app.created_at),
+    }
+
+
+def drain(app: App, d: LogDrain) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "url": d.url,
+        "token": d.token,
+        "addon": None,
+        "app": app_ref(app),
+        "created_at": ts(d.created_at),
+        "updated_at": ts(d.updated_at),
     }

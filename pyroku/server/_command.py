@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
-import uvicorn
-from sqlalchemy.exc import SQLAlchemyError
 
-from pyroku.api import ApiContext, PublicUrls, RateLimiter, build_api
-from pyroku.server._bootstrap import ensure_operator
 from pyroku.server._config import ServerConfig, default_data_dir
-from pyroku.state import Database, StateError
 
 
 @click.command("server")
@@ -33,8 +29,6 @@ def server_command(
     database_url: str | None, rate_limit: int,
 ) -> None:
     """Run the Pyroku platform in the foreground."""
-    import os
-
     config = ServerConfig(
         data_dir=data_dir, api_host=api_host, api_port=api_port, router_port=router_port,
         domain=domain, database_url=database_url, rate_limit=rate_limit,
@@ -45,6 +39,13 @@ def server_command(
 
 
 def serve(config: ServerConfig) -> None:
+    # Imported here so that every other `pyroku` command starts without the server's libraries.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pyroku.server._bootstrap import ensure_operator
+    from pyroku.server._platform import run_platform
+    from pyroku.state import Database, StateError
+
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(config.effective_database_url)
@@ -60,13 +61,6 @@ def serve(config: ServerConfig) -> None:
         click.echo(f"Created the operator account {operator.email}.")
         if operator.generated_password:
             click.echo(f"Its password (shown only this once): {operator.generated_password}")
-    ctx = ApiContext(
-        db=db,
-        urls=PublicUrls(domain=config.domain, router_port=config.router_port),
-        limiter=RateLimiter(config.rate_limit),
-    )
     click.echo(f"Pyroku API on http://{config.api_host}:{config.api_port} (data in {config.data_dir}); "
                f"apps at http://APP.{config.domain}:{config.router_port}/")
-    uvicorn.run(build_api(ctx), host=config.api_host, port=config.api_port, log_level="warning",
-                access_log=False)
-    db.dispose()
+    run_platform(config, db)

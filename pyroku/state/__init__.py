@@ -50,6 +50,7 @@ from pyroku.state._domains import (
 )
 from pyroku.state._exceptions import Conflict, Forbidden, InvalidParams, NotFound, StateError, Unauthorized
 from pyroku.state._formation import FormationUpdate, find_formation, list_formation, parse_quantity, update_formation
+from pyroku.state._logdrains import add_drain, find_drain, list_drains, remove_drain
 from pyroku.state._models import (
     App,
     AppFeature,
@@ -57,6 +58,7 @@ from pyroku.state._models import (
     Collaborator,
     Domain,
     Formation,
+    LogDrain,
     Release,
     Slug,
     User,
@@ -82,6 +84,7 @@ __all__ = [
     "Formation",
     "FormationUpdate",
     "InvalidParams",
+    "LogDrain",
     "NotFound",
     "Release",
     "Scaled",
@@ -91,6 +94,7 @@ __all__ = [
     "User",
     "add_collaborator",
     "add_domain",
+    "add_drain",
     "authenticate",
     "check_password",
     "create_app",
@@ -105,6 +109,7 @@ __all__ = [
     "find_authorization",
     "find_collaborator",
     "find_domain",
+    "find_drain",
     "find_formation",
     "find_release",
     "find_slug",
@@ -115,6 +120,7 @@ __all__ = [
     "list_authorizations",
     "list_collaborators",
     "list_domains",
+    "list_drains",
     "list_formation",
     "list_releases",
     "mark_uploaded",
@@ -123,6 +129,7 @@ __all__ = [
     "release_slug",
     "remove_collaborator",
     "remove_domain",
+    "remove_drain",
     "revoke",
     "rollback",
     "set_config",

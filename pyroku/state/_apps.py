@@ -201,7 +201,7 @@ def create_app(session: Session, owner: User, name: str | None) -> App:
         raise InvalidParams("Name is already taken.") from exc
     app.owner = owner
     session.add(Collaborator(app_id=app.id, user_id=owner.id, role="owner"))
-    create_release(session, app, owner, f"Initial release by user {owner.email}", config={})
+    create_release(session, app, owner, "Initial release", config={})
     return app
 
 

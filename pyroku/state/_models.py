@@ -147,3 +147,15 @@ class Slug(Timestamped, Base):
     checksum: Mapped[str | None] = mapped_column(String(80), nullable=True)
     size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     upload_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class LogDrain(Timestamped, Base):
+    """Where an app's log stream is also sent (syslog or HTTPS); logplex runs it."""
+
+    __tablename__ = "log_drains"
+    __table_args__ = (UniqueConstraint("app_id", "url"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    token: Mapped[str] = mapped_column(String(64))

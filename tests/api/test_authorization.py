@@ -19,6 +19,8 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("post", "/apps/{app}/collaborators"): {"user": "{stranger}"},
     ("post", "/apps/{app}/domains"): {"hostname": "www.{app}.example.com"},
     ("patch", "/apps/{app}/features/{feature}"): {"enabled": True},
+    ("post", "/apps/{app}/log-drains"): {"url": "https://127.0.0.1:9/{app}"},
+    ("post", "/apps/{app}/log-sessions"): {"lines": 10},
 }
 
 
@@ -35,6 +37,7 @@ def _victim(server: ServerProcess) -> tuple[str, str, str]:
         c.patch(f"/apps/{name}/config-vars", json={"SECRET": "s3cret"})
         c.patch(f"/apps/{name}/formation", json={"updates": [{"type": "web", "quantity": 1}]})
         c.post(f"/apps/{name}/domains", json={"hostname": f"{name}.example.com"})
+        c.post(f"/apps/{name}/log-drains", json={"url": "syslog://127.0.0.1:9"})
     return owner_email, owner, name
 
 
@@ -43,7 +46,7 @@ def _snapshot(server: ServerProcess, token: str, name: str) -> list[Any]:
         return [c.get(p).json() for p in (f"/apps/{name}", f"/apps/{name}/config-vars",
                                           f"/apps/{name}/releases", f"/apps/{name}/formation",
                                           f"/apps/{name}/collaborators", f"/apps/{name}/domains",
-                                          f"/apps/{name}/features")]
+                                          f"/apps/{name}/features", f"/apps/{name}/log-drains")]
 
 
 def _call(server: ServerProcess, token: str, method: str, path: str, values: dict[str, str]) -> httpx.Response:
@@ -63,9 +66,12 @@ def test_a_stranger_learns_nothing_and_changes_nothing(server: ServerProcess) ->
     owner_email, owner, name = _victim(server)
     stranger_email, stranger = server.create_user()
     before = _snapshot(server, owner, name)
+    with server.client(owner) as c:
+        drain_id = c.get(f"/apps/{name}/log-drains").json()[0]["id"]
     for method, path in _operations(server):
         values = {"app": name, "release": "1", "process_type": "web", "collaborator": owner_email,
-                  "stranger": stranger_email, "domain": f"{name}.example.com", "feature": "preboot"}
+                  "stranger": stranger_email, "domain": f"{name}.example.com", "feature": "preboot",
+                  "drain": drain_id}
         seen = _call(server, stranger, method, path, values)
         missing = _call(server, stranger, method, path, {**values, "app": "no-such-app-" + secrets.token_hex(3)})
         # exactly what a non-existent app answers: the app's existence does not leak
