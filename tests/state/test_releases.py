@@ -48,7 +48,7 @@ def test_config_changes_append_releases_and_rollback_copies(db: Database) -> Non
         set_config(s, app, user, {"A": None})
         rollback(s, app, user, "v2")
     assert _history(db, app_id) == [
-        (1, "Initial release by user owner@example.com", {}),
+        (1, "Initial release", {}),
         (2, "Set A, B config vars", {"A": "1", "B": "two words"}),
         (3, "Unset A config vars", {"B": "two words"}),
         (4, "Rollback to v2", {"A": "1", "B": "two words"}),
