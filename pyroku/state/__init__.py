@@ -49,7 +49,14 @@ from pyroku.state._domains import (
     set_feature,
 )
 from pyroku.state._exceptions import Conflict, Forbidden, InvalidParams, NotFound, StateError, Unauthorized
-from pyroku.state._formation import FormationUpdate, find_formation, list_formation, parse_quantity, update_formation
+from pyroku.state._formation import (
+    FormationUpdate,
+    Quantity,
+    find_formation,
+    list_formation,
+    parse_quantity,
+    update_formation,
+)
 from pyroku.state._logdrains import add_drain, find_drain, list_drains, remove_drain
 from pyroku.state._models import (
     App,
@@ -86,6 +93,7 @@ __all__ = [
     "InvalidParams",
     "LogDrain",
     "NotFound",
+    "Quantity",
     "Release",
     "Scaled",
     "Slug",

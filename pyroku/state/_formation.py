@@ -17,9 +17,20 @@ MAX_DYNOS_PER_APP = 100
 
 
 @dataclass(frozen=True)
+class Quantity:
+    """A new dyno count, or with `relative` a change to the current one (`"+1"`, `"-2"`)."""
+
+    value: int
+    relative: bool = False
+
+    def apply(self, current: int) -> int:
+        return current + self.value if self.relative else self.value
+
+
+@dataclass(frozen=True)
 class FormationUpdate:
     type: str
-    quantity: int | None = None
+    quantity: Quantity | None = None
     size: str | None = None
 
 
@@ -38,17 +49,22 @@ def find_formation(session: Session, app: App, type_or_id: str) -> Formation:
     return formation
 
 
-def parse_quantity(value: object) -> int:
-    """Quantities arrive as integers, or as strings from some clients ("2")."""
+_QUANTITY_RE = re.compile(r"^\s*([+-]?)(\d{1,5})\s*$")
+
+
+def parse_quantity(value: object) -> Quantity:
+    """Quantities arrive as integers, or as strings ("2", and "+1" / "-1" from the Heroku CLI's
+    relative scaling)."""
     if isinstance(value, bool):
         raise InvalidParams("Quantity must be a whole number.")
     if isinstance(value, int):
-        quantity = value
-    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 6:
-        quantity = int(value.strip())
+        quantity = Quantity(value)
+    elif isinstance(value, str) and (match := _QUANTITY_RE.match(value)):
+        sign, digits = match.groups()
+        quantity = Quantity(-int(digits) if sign == "-" else int(digits), relative=bool(sign))
     else:
         raise InvalidParams(f"Quantity must be a whole number, not {value!r}.")
-    if not 0 <= quantity <= MAX_DYNOS_PER_APP:
+    if not quantity.relative and not 0 <= quantity.value <= MAX_DYNOS_PER_APP:
         raise InvalidParams(f"Quantity must be between 0 and {MAX_DYNOS_PER_APP}.")
     return quantity
 
@@ -77,7 +93,12 @@ def update_formation(session: Session, app: App, updates: list[FormationUpdate])
             session.add(formation)
             current[update.type] = formation
         if update.quantity is not None:
-            formation.quantity = update.quantity
+            quantity = update.quantity.apply(formation.quantity)
+            if not 0 <= quantity <= MAX_DYNOS_PER_APP:
+                raise InvalidParams(
+                    f"Cannot scale {update.type} to {quantity}: quantity must be between 0 and {MAX_DYNOS_PER_APP}."
+                )
+            formation.quantity = quantity
         if size_name is not None:
             formation.size = size_name
         changed.append(formation)

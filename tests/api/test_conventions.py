@@ -123,3 +123,17 @@ def test_rate_limit_runs_out_with_429(tmp_path_factory: pytest.TempPathFactory) 
             assert free.status_code == 200 and free.json() == {"remaining": 0}
     finally:
         server.stop()
+
+
+def test_formation_quantities_as_strings_and_relative_like_the_heroku_cli(server: ServerProcess) -> None:
+    _, token = server.create_user()
+    name = _app(server, token)
+    with server.client(token) as c:
+        set_two = c.patch(f"/apps/{name}/formation", json={"updates": [{"type": "web", "quantity": "2"}]})
+        assert set_two.json()[0]["quantity"] == 2
+        plus = c.patch(f"/apps/{name}/formation", json={"updates": [{"type": "web", "quantity": "+1"}]})
+        assert plus.json()[0]["quantity"] == 3
+        minus = c.patch(f"/apps/{name}/formation/web", json={"quantity": "-3"})
+        assert minus.json()["quantity"] == 0
+        below = c.patch(f"/apps/{name}/formation/web", json={"quantity": "-1"})
+        assert below.status_code == 422 and "Cannot scale web to -1" in below.json()["message"]

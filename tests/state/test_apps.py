@@ -6,6 +6,7 @@ from pyroku.state import (
     FormationUpdate,
     InvalidParams,
     NotFound,
+    Quantity,
     add_collaborator,
     create_app,
     create_user,
@@ -78,28 +79,37 @@ def test_formation_batch_update_validates_everything_or_nothing(db: Database) ->
     with db.write() as s:
         owner = create_user(s, "o@example.com", "password-1")
         app = create_app(s, owner, "scaled")
-        update_formation(s, app, [FormationUpdate("web", 2, None), FormationUpdate("worker", 1, "standard-2x")])
+        update_formation(s, app, [FormationUpdate("web", Quantity(2)), FormationUpdate("worker", Quantity(1), "2x")])
     with db.read() as s:
         assert [(f.type, f.quantity, f.size) for f in list_formation(s, app)] == [
             ("web", 2, "Standard-1X"), ("worker", 1, "Standard-2X"),
         ]
     for bad, needle in [
-        ([FormationUpdate("web", 3, "huge")], "No such dyno size 'huge'"),
-        ([FormationUpdate("bad type", 1, None)], "Invalid process type"),
-        ([FormationUpdate("web", 60, None), FormationUpdate("worker", 50, None)], "at most 100 dynos"),
+        ([FormationUpdate("web", Quantity(3), "huge")], "No such dyno size 'huge'"),
+        ([FormationUpdate("bad type", Quantity(1))], "Invalid process type"),
+        ([FormationUpdate("web", Quantity(60)), FormationUpdate("worker", Quantity(50))], "at most 100 dynos"),
+        ([FormationUpdate("web", Quantity(-3, relative=True))], "Cannot scale web to -1"),
     ]:
         with pytest.raises(InvalidParams, match=needle), db.write() as s:
             update_formation(s, app, bad)
     with db.read() as s:
         assert [(f.type, f.quantity) for f in list_formation(s, app)] == [("web", 2), ("worker", 1)]
+    with db.write() as s:
+        update_formation(s, app, [FormationUpdate("web", Quantity(1, relative=True)),
+                                  FormationUpdate("worker", Quantity(-1, relative=True))])
+    with db.read() as s:
+        assert [(f.type, f.quantity) for f in list_formation(s, app)] == [("web", 3), ("worker", 0)]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(3, 3), ("3", 3), (" 0 ", 0)])
-def test_quantities_arrive_as_numbers_or_strings(raw: object, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(3, Quantity(3)), ("3", Quantity(3)), (" 0 ", Quantity(0)), ("+1", Quantity(1, True)), ("-2", Quantity(-2, True))],
+)
+def test_quantities_arrive_as_numbers_or_strings(raw: object, expected: Quantity) -> None:
     assert parse_quantity(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["-1", "abc", 101, True, 1.5, "9999999999"])
+@pytest.mark.parametrize("raw", [-1, "abc", 101, True, 1.5, "9999999999", "+-1"])
 def test_bad_quantities_are_refused(raw: object) -> None:
     with pytest.raises(InvalidParams):
         parse_quantity(raw)

@@ -16,7 +16,7 @@ from pyroku.state import (
     slug_for_upload,
     update_formation,
 )
-from pyroku.state._formation import FormationUpdate
+from pyroku.state._formation import FormationUpdate, Quantity
 
 SUM_A = "SHA256:" + "a" * 64
 SUM_B = "SHA256:" + "b" * 64
@@ -64,7 +64,7 @@ def test_deploys_release_slugs_sync_formation_and_roll_back(db: Database) -> Non
     with db.write() as s:
         owner = create_user(s, "o@example.com", "password-1")
         app = create_app(s, owner, "deployed")
-        update_formation(s, app, [FormationUpdate("worker", 2, None)])  # scaled before any deploy
+        update_formation(s, app, [FormationUpdate("worker", Quantity(2))])  # scaled before any deploy
         set_config(s, app, owner, {"A": "1"})
     first = _uploaded(db, "deployed", {"web": "gunicorn app", "worker": "celery"}, "1a2b3c4d5e6f")
     with db.write() as s:
