@@ -86,14 +86,14 @@ def post_drain(request: Request, caller: CallerDep, app: str, body: DrainCreate)
     return JSONResponse(shown, status_code=201)
 
 
-@router.get("/apps/{app}/log-drains/{drain}")
+@router.get("/apps/{app}/log-drains/{drain:path}")
 def get_drain(request: Request, caller: CallerDep, app: str, drain: str) -> dict[str, Any]:
     with context(request).db.read() as session:
         found = find_app(session, caller.user(session), app)
         return render.drain(found, find_drain(session, found, drain))
 
 
-@router.delete("/apps/{app}/log-drains/{drain}")
+@router.delete("/apps/{app}/log-drains/{drain:path}")
 def delete_drain(request: Request, caller: CallerDep, app: str, drain: str) -> dict[str, Any]:
     with context(request).db.write() as session:
         found = find_app(session, caller.user(session), app, lock=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyroku.cli import _access, _apps, _auth, _config, _ps, _releases, _users
+from pyroku.cli import _access, _apps, _auth, _config, _domains, _logs, _ps, _releases, _users
 from pyroku.cli._group import PyrokuGroup
 
 
@@ -34,6 +34,16 @@ def add_client_commands(group: PyrokuGroup) -> None:
         _access.access_add: ["sharing:add"],
         _access.access_remove: ["sharing:remove"],
         _users.users_create: [],
+        _logs.logs: [],
+        _logs.drains: ["drains:list"],
+        _logs.drains_add: [],
+        _logs.drains_remove: [],
+        _domains.domains: ["domains:list"],
+        _domains.domains_add: [],
+        _domains.domains_remove: [],
+        _domains.features: [],
+        _domains.features_enable: [],
+        _domains.features_disable: [],
     }
     for command, aliases in commands.items():
         group.add_command(command)

@@ -48,3 +48,7 @@ class APIError(CLIError):
 
 class Unauthorized(APIError):
     """HTTP 401: the token is missing, wrong, expired or revoked."""
+
+
+class LogStreamError(CLIError):
+    """The log stream could not be read to the end."""
