@@ -32,6 +32,7 @@ from pyroku.state import (
     list_formation,
     list_releases,
     parse_quantity,
+    release_slug,
     remove_collaborator,
     rollback,
     set_config,
@@ -207,18 +208,23 @@ def get_release_config(request: Request, caller: CallerDep, app: str, release: s
 
 @router.post("/apps/{app}/releases", status_code=201)
 def post_release(request: Request, caller: CallerDep, app: str, body: ReleaseCreate) -> JSONResponse:
-    """`{"release": id|version}` rolls back: a new release copying that one's slug and config."""
-    if body.release is None:
-        if body.slug is not None:
-            raise ApiError(404, "not_found", f"Couldn't find that slug ({body.slug}).")
-        raise ApiError(422, "invalid_params", "Give `release` (to roll back to) or `slug`.")
+    """`{"slug": id}` releases an uploaded slug with the current config; `{"release": id|version}`
+    rolls back: a new release copying that one's slug and config."""
+    if (body.release is None) == (body.slug is None):
+        raise ApiError(422, "invalid_params", "Give either `slug` (to deploy) or `release` (to roll back to).")
     ctx = context(request)
     with ctx.db.write() as session:
         user = caller.user(session)
         found = find_app(session, user, app, lock=True)
-        rel, _scaled = rollback(session, found, user, body.release)
+        if body.slug is not None:
+            rel, scaled = release_slug(session, found, user, body.slug, body.description)
+        else:
+            rel, scaled = rollback(session, found, user, body.release or "")
         shown = render.release(found, rel, rel.version)
     ctx.released(rel, caller.email)
+    if scaled:
+        summary = " ".join(f"{s.type}@{s.quantity}:{s.size}" for s in scaled)
+        ctx.announce(found.id, f"Scaled to {summary} by user {caller.email}")
     return JSONResponse(shown, status_code=201)
 
 

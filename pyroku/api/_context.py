@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import Request
 
 from pyroku.api._ratelimit import RateLimiter
 from pyroku.logs import Logplex
+from pyroku.slugs import SlugStore
 from pyroku.state import Database, Release
 
 
@@ -28,10 +30,19 @@ def _ignore(_app_id: str) -> None:
     return None
 
 
+@dataclass(frozen=True)
+class Limits:
+    slug_max_bytes: int = 500 * 1024 * 1024
+    slug_warn_bytes: int = 300 * 1024 * 1024
+
+
 @dataclass
 class ApiContext:
     db: Database
     logplex: Logplex
+    slugs: SlugStore
+    upload_dir: Path
+    limits: Limits = field(default_factory=Limits)
     urls: PublicUrls = field(default_factory=PublicUrls)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     # Called after a committed change to an app's desired state (release, formation, domains,

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pyroku.api._context import ApiContext
 
 # Paths outside the versioned API: health checks, the schema, streams with their own auth.
-UNVERSIONED = ("/health", "/openapi.json", "/docs", "/log-stream/")
+UNVERSIONED = ("/health", "/openapi.json", "/docs", "/log-stream/", "/slug-blobs/")
 _VERSION_RE = re.compile(r"application/vnd\.heroku\+json\s*;\s*version=3(\b|[.;,\s]|$)")
 
 

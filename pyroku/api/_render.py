@@ -20,6 +20,7 @@ from pyroku.state import (
     Formation,
     LogDrain,
     Release,
+    Slug,
     User,
 )
 
@@ -197,4 +198,20 @@ def drain(app: App, d: LogDrain) -> dict[str, Any]:
         "app": app_ref(app),
         "created_at": ts(d.created_at),
         "updated_at": ts(d.updated_at),
+    }
+
+
+def slug(s: Slug, blob: dict[str, str] | None) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "blob": blob,
+        "buildpack_provided_description": s.buildpack_provided_description,
+        "checksum": s.checksum,
+        "commit": s.commit,
+        "commit_description": s.commit_description,
+        "process_types": s.process_types,
+        "size": s.size,
+        "stack": STACK,
+        "created_at": ts(s.created_at),
+        "updated_at": ts(s.updated_at),
     }

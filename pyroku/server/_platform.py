@@ -11,6 +11,7 @@ import uvicorn
 from pyroku.api import ApiContext, PublicUrls, RateLimiter, build_api
 from pyroku.logs import DrainSpec, Logplex
 from pyroku.server._config import ServerConfig
+from pyroku.slugs import LocalSlugStore
 from pyroku.state import Database, list_drains
 
 log = logging.getLogger("pyroku.server")
@@ -23,9 +24,14 @@ class Platform:
         self.config = config
         self.db = db
         self.logplex = Logplex(config.data_dir / "logs")
+        self.slugs = LocalSlugStore(config.data_dir / "slugs")
+        uploads = config.data_dir / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
         self.api = ApiContext(
             db=db,
             logplex=self.logplex,
+            slugs=self.slugs,
+            upload_dir=uploads,
             urls=PublicUrls(domain=config.domain, router_port=config.router_port),
             limiter=RateLimiter(config.rate_limit),
         )

@@ -21,6 +21,7 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/apps/{app}/features/{feature}"): {"enabled": True},
     ("post", "/apps/{app}/log-drains"): {"url": "https://127.0.0.1:9/{app}"},
     ("post", "/apps/{app}/log-sessions"): {"lines": 10},
+    ("post", "/apps/{app}/slugs"): {"process_types": {"web": "x"}},
 }
 
 
@@ -68,10 +69,11 @@ def test_a_stranger_learns_nothing_and_changes_nothing(server: ServerProcess) ->
     before = _snapshot(server, owner, name)
     with server.client(owner) as c:
         drain_id = c.get(f"/apps/{name}/log-drains").json()[0]["id"]
+        slug_id = c.post(f"/apps/{name}/slugs", json={"process_types": {"web": "x"}}).json()["id"]
     for method, path in _operations(server):
         values = {"app": name, "release": "1", "process_type": "web", "collaborator": owner_email,
                   "stranger": stranger_email, "domain": f"{name}.example.com", "feature": "preboot",
-                  "drain": drain_id}
+                  "drain": drain_id, "slug": slug_id}
         seen = _call(server, stranger, method, path, values)
         missing = _call(server, stranger, method, path, {**values, "app": "no-such-app-" + secrets.token_hex(3)})
         # exactly what a non-existent app answers: the app's existence does not leak
