@@ -1,0 +1,473 @@
+"""The dyno manager: makes each app's running dynos match its release and formation.
+
+Desired state lives in the database (formation, current release); the runtime says what runs.
+`reconcile(app)` closes the gap; timers (boot timeout, crash backoff, daily cycling, memory)
+run on a tick; exits arrive from the runtime. Everything happens on one event loop; the API
+calls in from its threads with `app_changed`. Dynos outlive the manager: a new one adopts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyroku.dynos._plan import AppPlan, ProcessPlan, load_plans
+from pyroku.dynos._policy import ManagerConfig, cycle_after, restart_delay
+from pyroku.logs import Logplex
+from pyroku.runtime import (
+    ContainerRuntime,
+    ContainerRuntimeError,
+    DynoExit,
+    DynoSpec,
+    SyslogLogTarget,
+)
+from pyroku.sizes import DEFAULT_SIZE, DynoSize
+from pyroku.state import Database
+
+log = logging.getLogger("pyroku.dynos")
+
+MB = 1024 * 1024
+
+
+@dataclass
+class Dyno:
+    """One dyno the manager looks after (a runtime container, or a crashed slot awaiting restart)."""
+
+    app_id: str
+    app_name: str
+    name: str
+    release_version: int
+    size: DynoSize
+    command: str
+    port: int | None
+    handle_id: str | None = None
+    state: str = "down"  # starting | up | crashed | down
+    address: tuple[str, int] | None = None
+    started: float = 0.0  # monotonic
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    cycle_at: float = 0.0
+    restart_at: float | None = None
+    stopping: bool = False
+    one_off: bool = False
+    mem_checked: float = 0.0
+    mem_warned: float = 0.0
+
+    @property
+    def type(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def is_web(self) -> bool:
+        return self.type == "web" and not self.one_off
+
+
+@dataclass(frozen=True)
+class DynoView:
+    """A dyno as the API and the router see it."""
+
+    app_id: str
+    name: str
+    type: str
+    state: str
+    release_version: int
+    size: str
+    command: str
+    address: tuple[str, int] | None
+    started_at: datetime
+    handle_id: str | None
+
+
+class DynoManager:
+    def __init__(
+        self,
+        db: Database,
+        runtime: ContainerRuntime,
+        logplex: Logplex,
+        config: ManagerConfig | None = None,
+        on_routes_changed: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._runtime = runtime
+        self._logplex = logplex
+        self.config = config or ManagerConfig()
+        self._on_routes_changed = on_routes_changed
+        self._clock = clock
+        self._dynos: dict[str, list[Dyno]] = {}  # app id → its dynos
+        self._crashes: dict[tuple[str, str], int] = {}  # (app, dyno name) → crashes in a row
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._dirty: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._wake = asyncio.Event()
+        self._rng = random.Random()
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Adopt what the runtime already runs, then reconcile every app."""
+        self._loop = asyncio.get_running_loop()
+        await self._adopt()
+        self._spawn(self._consume_exits())
+        self._spawn(self._run())
+        self._dirty.update(await self._all_app_ids())
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Stop managing; the dynos keep running for the next manager to adopt."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def app_changed(self, app_id: str) -> None:
+        """Thread-safe: the app's desired state changed; reconcile it soon."""
+        if self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._mark, app_id)
+
+    def _mark(self, app_id: str) -> None:
+        self._dirty.add(app_id)
+        self._wake.set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- views ---------------------------------------------------------------------------------
+
+    def dynos(self, app_id: str | None = None) -> list[DynoView]:
+        apps = [app_id] if app_id is not None else list(self._dynos)
+        return [
+            DynoView(d.app_id, d.name, d.type, d.state, d.release_version, d.size.name, d.command,
+                     d.address, d.started_at, d.handle_id)
+            for a in apps for d in self._dynos.get(a, [])
+        ]
+
+    def routable(self) -> dict[str, list[DynoView]]:
+        """Per app, its web dynos (any state: the router waits for `starting`, sees `crashed`)."""
+        return {a: [v for v in self.dynos(a) if v.type == "web"] for a in self._dynos}
+
+    # ---- the loop ------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.tick)
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            for app_id in dirty:
+                self._spawn(self._reconcile_locked(app_id))
+            await self._timers()
+
+    async def _timers(self) -> None:
+        now = self._clock()
+        for app_id, dynos in list(self._dynos.items()):
+            for dyno in list(dynos):
+                if dyno.stopping:
+                    continue
+                if dyno.state == "starting" and dyno.is_web and dyno.handle_id:
+                    await self._check_boot(dyno, now)
+                elif dyno.state == "crashed" and dyno.restart_at is not None and dyno.restart_at <= now:
+                    dyno.restart_at = None
+                    self._dirty.add(app_id)
+                elif dyno.state == "up" and dyno.cycle_at and dyno.cycle_at <= now:
+                    dyno.cycle_at = 0.0
+                    self._spawn(self._cycle(dyno))
+                if dyno.state in ("up", "starting") and now - dyno.mem_checked >= self.config.memory_check:
+                    dyno.mem_checked = now
+                    await self._check_memory(dyno, now)
+
+    async def _check_boot(self, dyno: Dyno, now: float) -> None:
+        assert dyno.handle_id is not None and dyno.port is not None
+        try:
+            bound = await self._runtime.bound(dyno.handle_id, dyno.port)
+        except ContainerRuntimeError:
+            return
+        if bound:
+            self._set_state(dyno, "up")
+            return
+        if now - dyno.started >= self.config.boot_timeout:
+            self._say(dyno, f"Error R10 (Boot timeout) -> Web process failed to bind to $PORT within "
+                            f"{self.config.boot_timeout:g} seconds of launch")
+            self._say(dyno, "Stopping process with SIGKILL")
+            dyno.stopping = True
+            try:
+                ended = await self._runtime.kill(dyno.handle_id)
+            except ContainerRuntimeError:
+                ended = None
+            dyno.stopping = False
+            self._say(dyno, f"Process exited with status {ended.status if ended and ended.status is not None else 137}")
+            await self._crashed(dyno)
+
+    async def _check_memory(self, dyno: Dyno, now: float) -> None:
+        if dyno.handle_id is None:
+            return
+        try:
+            usage = await self._runtime.memory_usage(dyno.handle_id)
+        except ContainerRuntimeError:
+            return
+        quota = dyno.size.memory_mb * MB
+        if usage is None or usage.total <= quota or now - dyno.mem_warned < self.config.memory_warn_every:
+            return
+        dyno.mem_warned = now
+        self._say(dyno, f"Process running mem={usage.total // MB}MB({100 * usage.total / quota:.1f}%)")
+        self._say(dyno, "Error R14 (Memory quota exceeded)")
+
+    # ---- reconciliation ------------------------------------------------------------------------
+
+    async def _reconcile_locked(self, app_id: str) -> None:
+        lock = self._locks.setdefault(app_id, asyncio.Lock())
+        async with lock:
+            try:
+                await self.reconcile(app_id)
+            except Exception:
+                log.exception("reconciling app %s failed", app_id)
+
+    async def reconcile(self, app_id: str) -> None:
+        plans = await asyncio.to_thread(load_plans, self._db, [app_id])
+        plan = plans.get(app_id)
+        desired = plan.dyno_names() if plan else {}
+        dynos = self._dynos.setdefault(app_id, [])
+        formation = [d for d in dynos if not d.one_off and not d.stopping]
+        # dynos no longer wanted, or of another release, size or command
+        stale = [d for d in formation if not _matches(d, plan, desired.get(d.name))]
+        if plan is not None and any(d.release_version != plan.release_version for d in stale):
+            for key in [k for k in self._crashes if k[0] == app_id]:
+                del self._crashes[key]  # a new release starts the crash count again
+        cooling = {d.name for d in formation if d not in stale and d.state == "crashed" and d.restart_at is not None}
+        running = {d.name for d in formation if d not in stale and d.state != "crashed"}
+        to_start = [name for name in desired if name not in running | cooling]
+        replaced: set[str] = set()
+        if plan is not None and plan.preboot and any(d.is_web for d in stale):
+            # Preboot: the new web dynos are routable before the old ones get SIGTERM.
+            webs = [n for n in to_start if desired[n].type == "web"]
+            started = [await self._start(plan, n, desired[n], restarting=False) for n in webs]
+            await self._wait_up([d for d in started if d is not None])
+            replaced = set(webs)
+            to_start = [n for n in to_start if n not in replaced]
+        work: list[Coroutine[Any, Any, object]] = []
+        for d in stale:
+            restart = d.name in desired and d.name not in replaced
+            if d.state == "crashed":
+                self._remove(d, to_down=d.name not in desired)
+            else:
+                work.append(self._stop(d, restart=restart, reason="Restarting" if restart else None))
+        restarting = {d.name for d in stale if d.state != "crashed"} - replaced
+        if plan is not None:
+            work += [self._start(plan, n, desired[n], restarting=n in restarting) for n in to_start]
+        await asyncio.gather(*work)
+        self._routes_changed()
+        if not self._dynos.get(app_id):
+            self._dynos.pop(app_id, None)
+
+    async def _wait_up(self, dynos: list[Dyno]) -> None:
+        deadline = self._clock() + self.config.boot_timeout + 1
+        while any(d.state == "starting" for d in dynos) and self._clock() < deadline:
+            await asyncio.sleep(self.config.tick)
+
+    async def _start(self, plan: AppPlan, name: str, process: ProcessPlan, *, restarting: bool) -> Dyno | None:
+        """Start the dyno `name` of the plan's release: new, after a crash, or replacing one being
+        stopped (`restarting`: its "up to starting" was already said)."""
+        assert plan.slug_id is not None
+        dynos = self._dynos.setdefault(plan.app_id, [])
+        crashed = next((d for d in dynos if d.name == name and d.state == "crashed"), None)
+        if crashed is not None:
+            if crashed.restart_at is not None:  # still cooling off
+                return None
+            dynos.remove(crashed)
+        port = self._rng.randint(10000, 59999) if process.type == "web" else None
+        dyno = Dyno(plan.app_id, plan.app_name, name, plan.release_version, process.size, process.command, port)
+        dynos.append(dyno)
+        if restarting:
+            dyno.state = "starting"
+        else:
+            self._set_state(dyno, "starting", previous="crashed" if crashed else "down")
+        self._say(dyno, f"Starting process with command `{process.command}`")
+        spec = DynoSpec(
+            app_id=plan.app_id, app_name=plan.app_name, dyno_name=name, release_version=plan.release_version,
+            slug_id=plan.slug_id, slug_checksum=plan.slug_checksum, command=process.command,
+            env=_dyno_env(plan), size=process.size, port=port,
+            log_target=SyslogLogTarget(str(self._logplex.socket_path)),
+        )
+        try:
+            handle = await self._runtime.start(spec)
+        except ContainerRuntimeError as exc:
+            self._say(dyno, f"Error R99 (Platform error) -> {exc}")
+            await self._crashed(dyno)
+            return dyno
+        dyno.handle_id = handle.id
+        dyno.address = handle.address
+        dyno.started = self._clock()
+        dyno.started_at = handle.started_at
+        dyno.cycle_at = dyno.started + cycle_after(self.config, self._rng)
+        if not dyno.is_web:
+            self._set_state(dyno, "up")
+        return dyno
+
+    async def _stop(self, dyno: Dyno, *, restart: bool, reason: str | None = None) -> None:
+        """SIGTERM, grace, SIGKILL; the dyno leaves the list (its slot restarts elsewhere)."""
+        if reason:
+            self._say(dyno, reason)
+        dyno.stopping = True
+        if restart:
+            self._set_state(dyno, "starting")
+        self._say(dyno, "Stopping all processes with SIGTERM")
+        ended = None
+        if dyno.handle_id is not None:
+            try:
+                ended = await self._runtime.stop(dyno.handle_id, self.config.stop_grace)
+            except ContainerRuntimeError as exc:
+                log.warning("stopping %s failed: %s", dyno.name, exc)
+        if ended is not None and ended.grace_expired:
+            self._say(dyno, f"Error R12 (Exit timeout) -> Process failed to exit within "
+                            f"{self.config.stop_grace:g} seconds of SIGTERM")
+            self._say(dyno, "Stopping process with SIGKILL")
+        status = ended.status if ended is not None and ended.status is not None else 143
+        self._say(dyno, f"Process exited with status {status}")
+        if not restart:
+            self._set_state(dyno, "down")
+        self._remove(dyno, to_down=False)
+        self._routes_changed()
+
+    async def _cycle(self, dyno: Dyno) -> None:
+        lock = self._locks.setdefault(dyno.app_id, asyncio.Lock())
+        async with lock:
+            if dyno.stopping or dyno not in self._dynos.get(dyno.app_id, []):
+                return
+            await self._stop(dyno, restart=True, reason="Cycling")
+            await self.reconcile(dyno.app_id)
+
+    def _remove(self, dyno: Dyno, *, to_down: bool) -> None:
+        if to_down:
+            self._set_state(dyno, "down")
+        dynos = self._dynos.get(dyno.app_id, [])
+        if dyno in dynos:
+            dynos.remove(dyno)
+        if dyno.handle_id is not None:
+            handle_id, dyno.handle_id = dyno.handle_id, None
+            self._spawn(self._forget(handle_id))
+
+    async def _forget(self, handle_id: str) -> None:
+        with contextlib.suppress(ContainerRuntimeError):
+            await self._runtime.remove(handle_id)
+
+    # ---- exits ---------------------------------------------------------------------------------
+
+    async def _consume_exits(self) -> None:
+        async for ended in self._runtime.exits():
+            dyno = self._by_handle(ended.id)
+            if dyno is None or dyno.stopping:
+                continue  # a stop we asked for reports itself
+            try:
+                await self._exited(dyno, ended)
+            except Exception:
+                log.exception("handling the exit of %s failed", dyno.name)
+
+    async def _exited(self, dyno: Dyno, ended: DynoExit) -> None:
+        if ended.oom_killed:
+            self._say(dyno, "Error R15 (Memory quota vastly exceeded)")
+            self._say(dyno, "Stopping process with SIGKILL")
+        status = ended.status if ended.status is not None else "unknown"
+        self._say(dyno, f"Process exited with status {status}")
+        if dyno.one_off:
+            self._set_state(dyno, "complete")
+            self._remove(dyno, to_down=False)
+            return
+        await self._crashed(dyno)
+
+    async def _crashed(self, dyno: Dyno) -> None:
+        """Any exit of a formation dyno is a crash: restart at once the first time, then back off."""
+        self._set_state(dyno, "crashed")
+        if dyno.handle_id is not None:
+            handle_id, dyno.handle_id = dyno.handle_id, None
+            self._spawn(self._forget(handle_id))
+        key = (dyno.app_id, dyno.name)
+        ran = self._clock() - dyno.started if dyno.started else 0.0
+        crashes = 1 if ran >= self.config.backoff_reset else self._crashes.get(key, 0) + 1
+        self._crashes[key] = crashes
+        delay = restart_delay(self.config, crashes)
+        dyno.restart_at = self._clock() + delay
+        if delay == 0:
+            dyno.restart_at = None
+            self._mark(dyno.app_id)
+        self._routes_changed()
+
+    # ---- adoption ------------------------------------------------------------------------------
+
+    async def _adopt(self) -> None:
+        for status in await self._runtime.list():
+            if status.state != "running":
+                await self._forget(status.id)
+                continue
+            # The listing does not carry size and command: the plan fills them in below.
+            dyno = Dyno(status.app_id, status.app_name, status.dyno_name, status.release_version,
+                        DEFAULT_SIZE, "", None, handle_id=status.id, address=status.address,
+                        state="up", started=self._clock(), started_at=status.started_at)
+            dyno.cycle_at = dyno.started + cycle_after(self.config, self._rng)
+            if status.dyno_name.startswith("run."):
+                dyno.one_off = True
+            self._dynos.setdefault(status.app_id, []).append(dyno)
+        plans = await asyncio.to_thread(load_plans, self._db, list(self._dynos))
+        for app_id, dynos in self._dynos.items():
+            plan = plans.get(app_id)
+            wanted = plan.dyno_names() if plan else {}
+            for dyno in dynos:
+                process = wanted.get(dyno.name)
+                if process is not None:
+                    dyno.size, dyno.command = process.size, process.command
+                if dyno.is_web and dyno.address:
+                    dyno.port = dyno.address[1]
+                    dyno.state = "starting"  # up again once its port answers
+
+    async def _all_app_ids(self) -> set[str]:
+        plans = await asyncio.to_thread(load_plans, self._db)
+        return set(plans) | set(self._dynos)
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    def _by_handle(self, handle_id: str) -> Dyno | None:
+        for dynos in self._dynos.values():
+            for dyno in dynos:
+                if dyno.handle_id == handle_id:
+                    return dyno
+        return None
+
+    def _set_state(self, dyno: Dyno, state: str, previous: str | None = None) -> None:
+        before = previous or dyno.state
+        dyno.state = state
+        if before != state:
+            self._say(dyno, f"State changed from {before} to {state}")
+            self._routes_changed()
+
+    def _say(self, dyno: Dyno, message: str) -> None:
+        self._logplex.publish(dyno.app_id, "heroku", dyno.name, message)
+
+    def _routes_changed(self) -> None:
+        self._on_routes_changed()
+
+
+def _matches(dyno: Dyno, plan: AppPlan | None, process: ProcessPlan | None) -> bool:
+    return (
+        plan is not None
+        and process is not None
+        and dyno.release_version == plan.release_version
+        and dyno.size == process.size
+        and dyno.command == process.command
+    )
+
+
+def _dyno_env(plan: AppPlan) -> dict[str, str]:
+    env = dict(plan.config)
+    if plan.commit:
+        env["PYROKU_SLUG_COMMIT"] = plan.commit
+    return env
