@@ -185,7 +185,9 @@ class SlugCache:
                 raise SlugChecksumMismatch(f"slug {slug_id} has checksum {actual}, expected {expected}")
             app = tree / "app"
             app.mkdir(mode=0o755, exist_ok=True)
-            os.chown(app, self._uid, self._gid)
+            # tarfile creates parents missing from the archive as root: give them to the dyno user
+            for dirpath, _dirnames, _filenames in os.walk(app):  # never follows symlinks
+                os.chown(dirpath, self._uid, self._gid, follow_symlinks=False)
             (tmp / _CHECKSUM_FILE).write_text(expected + "\n")
             tmp.chmod(0o755)
             os.rename(tmp, self._root / slug_id)
