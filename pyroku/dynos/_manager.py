@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pyroku.dynos._exceptions import InvalidDynoRequest, NoSuchDyno, NotDeployed
 from pyroku.dynos._plan import AppPlan, ProcessPlan, load_plans
 from pyroku.dynos._policy import ManagerConfig, cycle_after, restart_delay
+from pyroku.dynos._rendezvous import Rendezvous
 from pyroku.logs import Logplex
 from pyroku.runtime import (
     ContainerRuntime,
@@ -56,6 +58,7 @@ class Dyno:
     restart_at: float | None = None
     stopping: bool = False
     one_off: bool = False
+    exited: asyncio.Future[None] | None = None  # attached one-offs: resolved at exit
     mem_checked: float = 0.0
     mem_warned: float = 0.0
 
@@ -82,6 +85,7 @@ class DynoView:
     address: tuple[str, int] | None
     started_at: datetime
     handle_id: str | None
+    one_off: bool = False
 
 
 class DynoManager:
@@ -147,11 +151,7 @@ class DynoManager:
 
     def dynos(self, app_id: str | None = None) -> list[DynoView]:
         apps = [app_id] if app_id is not None else list(self._dynos)
-        return [
-            DynoView(d.app_id, d.name, d.type, d.state, d.release_version, d.size.name, d.command,
-                     d.address, d.started_at, d.handle_id)
-            for a in apps for d in self._dynos.get(a, [])
-        ]
+        return [_view(d) for a in apps for d in self._dynos.get(a, [])]
 
     def routable(self) -> dict[str, list[DynoView]]:
         """Per app, its web dynos (any state: the router waits for `starting`, sees `crashed`)."""
@@ -350,6 +350,8 @@ class DynoManager:
     def _remove(self, dyno: Dyno, *, to_down: bool) -> None:
         if to_down:
             self._set_state(dyno, "down")
+        if dyno.exited is not None and not dyno.exited.done():
+            dyno.exited.set_result(None)
         dynos = self._dynos.get(dyno.app_id, [])
         if dyno in dynos:
             dynos.remove(dyno)
@@ -433,6 +435,93 @@ class DynoManager:
         plans = await asyncio.to_thread(load_plans, self._db)
         return set(plans) | set(self._dynos)
 
+    # ---- commands ------------------------------------------------------------------------------
+
+    def _find(self, app_id: str, target: str | None) -> list[Dyno]:
+        """Dynos by name (`web.1`), type (`web`), or all (None)."""
+        found = [d for d in self._dynos.get(app_id, []) if not d.stopping
+                 and (target is None or d.name == target or d.type == target)]
+        if not found:
+            raise NoSuchDyno(f"Couldn't find that dyno ({target})." if target else "No dynos to restart.")
+        return found
+
+    async def restart(self, app_id: str, target: str | None = None) -> None:
+        """`ps:restart`: stop the matching dynos and start them again (one-offs just stop)."""
+        async with self._locks.setdefault(app_id, asyncio.Lock()):
+            matching = self._find(app_id, target)
+            for dyno in matching:
+                self._crashes.pop((app_id, dyno.name), None)
+            work = []
+            for dyno in matching:
+                if dyno.state == "crashed":
+                    self._remove(dyno, to_down=False)
+                else:
+                    work.append(self._stop(dyno, restart=not dyno.one_off, reason="Restarting"))
+            await asyncio.gather(*work)
+            await self.reconcile(app_id)
+
+    async def stop(self, app_id: str, target: str) -> None:
+        """`ps:stop`: one-off dynos end; formation dynos are replaced at once, as on Heroku."""
+        matching = self._find(app_id, target)
+        one_offs = [d for d in matching if d.one_off]
+        await asyncio.gather(*(self._stop(d, restart=False) for d in one_offs))
+        if len(one_offs) < len(matching):
+            await self.restart(app_id, target)
+
+    async def run(
+        self,
+        app_id: str,
+        command: str,
+        *,
+        size: DynoSize | None = None,
+        attach: bool = False,
+        env: dict[str, str] | None = None,
+        time_to_live: float | None = None,
+        rendezvous: Rendezvous | None = None,
+    ) -> tuple[DynoView, str | None]:
+        """Start a one-off dyno `run.N`; with `attach`, also the rendezvous URL of its terminal."""
+        if not command.strip():
+            raise InvalidDynoRequest("A command is required.")
+        plan = (await asyncio.to_thread(load_plans, self._db, [app_id])).get(app_id)
+        if plan is None or plan.slug_id is None:
+            raise NotDeployed("This app has no deployed code yet: git push first.")
+        taken = {d.name for d in self._dynos.get(app_id, [])}
+        name = next(n for n in (f"run.{self._rng.randint(1000, 9999)}" for _ in range(1000)) if n not in taken)
+        dyno = Dyno(app_id, plan.app_name, name, plan.release_version, size or DEFAULT_SIZE, command, None,
+                    one_off=True)
+        self._dynos.setdefault(app_id, []).append(dyno)
+        if attach:
+            self._say(dyno, "Awaiting client")
+        self._set_state(dyno, "starting", previous="down")
+        self._say(dyno, f"Starting process with command `{command}`")
+        spec = DynoSpec(
+            app_id=app_id, app_name=plan.app_name, dyno_name=name, release_version=plan.release_version,
+            slug_id=plan.slug_id, slug_checksum=plan.slug_checksum, command=command,
+            env={**_dyno_env(plan), **(env or {})}, size=dyno.size, tty=attach,
+            log_target=None if attach else SyslogLogTarget(str(self._logplex.socket_path)),
+        )
+        try:
+            handle = await self._runtime.start(spec)
+        except ContainerRuntimeError as exc:
+            self._remove(dyno, to_down=True)
+            raise InvalidDynoRequest(f"The dyno could not start: {exc}") from exc
+        dyno.handle_id = handle.id
+        dyno.started, dyno.started_at = self._clock(), handle.started_at
+        dyno.cycle_at = dyno.started + min(time_to_live or self.config.cycle_base, self.config.cycle_base)
+        self._set_state(dyno, "up")
+        url = None
+        if attach and rendezvous is not None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            dyno.exited = done
+            handle_id = handle.id
+            url = rendezvous.register(lambda: self._runtime.attach(handle_id), done, lambda: self._hangup(dyno))
+        return _view(dyno), url
+
+    async def _hangup(self, dyno: Dyno) -> None:
+        if dyno in self._dynos.get(dyno.app_id, []) and not dyno.stopping:
+            self._say(dyno, "Client connection closed. Sending SIGHUP to all processes")
+            await self._stop(dyno, restart=False)
+
     # ---- helpers -------------------------------------------------------------------------------
 
     def _by_handle(self, handle_id: str) -> Dyno | None:
@@ -454,6 +543,11 @@ class DynoManager:
 
     def _routes_changed(self) -> None:
         self._on_routes_changed()
+
+
+def _view(d: Dyno) -> DynoView:
+    return DynoView(d.app_id, d.name, d.type, d.state, d.release_version, d.size.name, d.command,
+                    d.address, d.started_at, d.handle_id, d.one_off)
 
 
 def _matches(dyno: Dyno, plan: AppPlan | None, process: ProcessPlan | None) -> bool:

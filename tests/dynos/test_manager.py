@@ -193,13 +193,14 @@ def test_web_dyno_that_never_binds_gets_r10(tmp_path: Path) -> None:
         await asyncio.sleep(0.05)
         assert w.manager.dynos(w.app_id)[0].state == "starting"
         w.clock.now += 61
-        await until(lambda: "web.1: State changed from starting to crashed" in w.heroku_lines())
-        assert w.heroku_lines()[-4:] == [
+        await until(lambda: "web.1: State changed from crashed to starting" in w.heroku_lines())
+        assert in_order(w.heroku_lines(), [
             "web.1: Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 60 seconds of launch",
             "web.1: Stopping process with SIGKILL",
             "web.1: Process exited with status 137",
             "web.1: State changed from starting to crashed",
-        ]
+            "web.1: State changed from crashed to starting",  # the first crash restarts at once
+        ]), w.heroku_lines()
 
     run(tmp_path, scenario)
 
