@@ -36,6 +36,8 @@ class ServerProcess:
     data_dir: Path
     database_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    runtime: str = "none"  # "runc" for servers whose tests run real dynos
+    router_port: int = field(default_factory=lambda: free_port())
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
     _admin_token: str | None = None
@@ -76,7 +78,7 @@ class ServerProcess:
         env.update(self.extra_env)
         port = self.api_url.rsplit(":", 1)[1]
         argv = [PYROKU, "server", "--data-dir", str(self.data_dir), "--api-port", port,
-                "--router-port", str(free_port())]
+                "--router-port", str(self.router_port), "--runtime", self.runtime, "--rendezvous-port", "0"]
         if self.database_url:
             argv += ["--database-url", self.database_url]
         self.log_path = self.data_dir.parent / f"server-{port}.log"
@@ -104,7 +106,7 @@ class ServerProcess:
 
 
 def start_server(
-    tmp: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None
+    tmp: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None, runtime: str = "none"
 ) -> ServerProcess:
     data_dir = tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +117,7 @@ def start_server(
         data_dir=data_dir,
         database_url=database_url,
         extra_env=extra_env or {},
+        runtime=runtime,
     )
     server.start()
     return server

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from pyroku import __version__
-from pyroku.api import _accounts, _apps, _domains, _logs, _slugs
+from pyroku.api import _accounts, _apps, _domains, _dynos, _logs, _slugs
 from pyroku.api._context import ApiContext
 from pyroku.api._errors import install_error_handlers
 from pyroku.api._middleware import ApiConventions
@@ -27,6 +27,7 @@ def build_api(ctx: ApiContext) -> FastAPI:
     api.include_router(_domains.router)
     api.include_router(_logs.router)
     api.include_router(_slugs.router)
+    api.include_router(_dynos.router)
     api.mount("/log-stream", ctx.logplex.asgi_app())
 
     @api.get("/health", include_in_schema=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import Request
 
 from pyroku.api._ratelimit import RateLimiter
+from pyroku.dynos import DynoControl
 from pyroku.logs import Logplex
 from pyroku.slugs import SlugStore
 from pyroku.state import Database, Release
@@ -43,6 +44,8 @@ class ApiContext:
     slugs: SlugStore
     upload_dir: Path
     limits: Limits = field(default_factory=Limits)
+    dynos: DynoControl | None = None  # None when this server cannot run dynos
+    dynos_unavailable: str = ""  # …and why
     urls: PublicUrls = field(default_factory=PublicUrls)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     # Called after a committed change to an app's desired state (release, formation, domains,

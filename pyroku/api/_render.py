@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from pyroku.api._context import context, git_url
+from pyroku.dynos import DynoView
 from pyroku.sizes import find_size
 from pyroku.state import (
     FEATURES,
@@ -214,4 +215,20 @@ def slug(s: Slug, blob: dict[str, str] | None) -> dict[str, Any]:
         "stack": STACK,
         "created_at": ts(s.created_at),
         "updated_at": ts(s.updated_at),
+    }
+
+
+def dyno(app: App, d: DynoView, attach_url: str | None) -> dict[str, Any]:
+    return {
+        "id": d.handle_id or str(uuid.uuid5(_NS, f"dyno-{app.id}-{d.name}")),
+        "name": d.name,
+        "type": d.type,
+        "state": d.state,
+        "command": d.command,
+        "size": d.size,
+        "attach_url": attach_url,
+        "app": app_ref(app),
+        "release": {"version": d.release_version},
+        "created_at": ts(d.started_at.replace(tzinfo=None)),
+        "updated_at": ts(d.started_at.replace(tzinfo=None)),
     }

@@ -142,6 +142,10 @@ class DynoManager:
         self._dirty.add(app_id)
         self._wake.set()
 
+    def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        """Run `coro` in the background, owned by the manager (cancelled by `close`)."""
+        self._spawn(coro)
+
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -436,6 +440,10 @@ class DynoManager:
         return set(plans) | set(self._dynos)
 
     # ---- commands ------------------------------------------------------------------------------
+
+    def check(self, app_id: str, target: str | None) -> None:
+        """Raise NoSuchDyno unless `target` names dynos of the app."""
+        self._find(app_id, target)
 
     def _find(self, app_id: str, target: str | None) -> list[Dyno]:
         """Dynos by name (`web.1`), type (`web`), or all (None)."""

@@ -23,6 +23,7 @@ GREETING = b"rendezvous\r\n"
 _SECRET_TIMEOUT = 10.0
 _PENDING_TTL = 3600.0  # an unclaimed terminal is given up after an hour
 _HIGH_WATER = 64  # chunks of terminal output queued for a slow client
+_EXIT_GRACE = 5.0  # after the terminal closes, how long the exit may take to be reported
 
 
 @dataclass
@@ -75,11 +76,11 @@ class Rendezvous:
             try:
                 writer.write(GREETING)
                 await writer.drain()
-                await _pipe(reader, writer, attachment, pending.done)
+                client_left = await _pipe(reader, writer, attachment, pending.done)
             finally:
                 attachment.close()
-                if not pending.done.done():
-                    await pending.hangup()
+            if client_left and not pending.done.done():
+                await pending.hangup()
         except (TimeoutError, ConnectionError, OSError) as exc:
             log.debug("rendezvous session ended: %s", exc)
         finally:
@@ -90,8 +91,9 @@ class Rendezvous:
 
 async def _pipe(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, attachment: Attachment, done: asyncio.Future[None]
-) -> None:
-    """Copy socket → terminal and terminal → socket until the dyno exits or the client leaves."""
+) -> bool:
+    """Copy socket → terminal and terminal → socket until the dyno exits or the client leaves;
+    True when the client left first."""
     loop = asyncio.get_running_loop()
     fd = attachment.fileno()
     output: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -137,8 +139,11 @@ async def _pipe(
     receiver = asyncio.ensure_future(receive())
     try:
         await asyncio.wait({sender, receiver, done}, return_when=asyncio.FIRST_COMPLETED)
-        if done.done() and not sender.done():
-            await asyncio.wait({sender}, timeout=1.0)  # the last output after the exit
+        if not receiver.done() or sender.done():
+            # the dyno ended (or its terminal did): flush the last output, let the exit land
+            await asyncio.wait({sender, done}, timeout=_EXIT_GRACE, return_when=asyncio.ALL_COMPLETED)
+            return False
+        return True
     finally:
         with contextlib.suppress(ValueError, OSError):
             loop.remove_reader(fd)

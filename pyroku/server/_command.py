@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pyroku.server._config import ServerConfig, default_data_dir
+from pyroku.server._config import DynoNetwork, ServerConfig, default_data_dir
 
 
 @click.command("server")
@@ -24,14 +24,23 @@ from pyroku.server._config import ServerConfig, default_data_dir
               help="sqlite:///PATH or postgresql://... (default: SQLite in the data dir).")
 @click.option("--rate-limit", type=click.IntRange(1), envvar="PYROKU_API_RATE_LIMIT", default=4500,
               show_default=True, help="API requests per account per hour.")
+@click.option("--runtime", type=click.Choice(["runc", "none"]), envvar="PYROKU_RUNTIME", default="runc",
+              show_default=True, help="How dynos run (`none`: API only, no dynos).")
+@click.option("--runtime-dir", type=click.Path(file_okay=False, path_type=Path), envvar="PYROKU_RUNTIME_DIR",
+              default=Path("/run/pyroku/runtime"), show_default=True,
+              help="Dyno bundles and supervisor state (best on a tmpfs).")
+@click.option("--rendezvous-port", type=click.IntRange(0, 65535), envvar="PYROKU_RENDEZVOUS_PORT", default=5001,
+              show_default=True, help="Where `pyroku run` attaches to one-off dynos (0: any free port).")
 def server_command(
     data_dir: Path, api_host: str, api_port: int, router_port: int, domain: str,
-    database_url: str | None, rate_limit: int,
+    database_url: str | None, rate_limit: int, runtime: str, runtime_dir: Path, rendezvous_port: int,
 ) -> None:
     """Run the Pyroku platform in the foreground."""
     config = ServerConfig(
         data_dir=data_dir, api_host=api_host, api_port=api_port, router_port=router_port,
         domain=domain, database_url=database_url, rate_limit=rate_limit,
+        runtime="none" if runtime == "none" else "runc", runtime_dir=runtime_dir, rendezvous_port=rendezvous_port,
+        dyno_network=DynoNetwork.from_env(),
         admin_email=os.environ.get("PYROKU_ADMIN_EMAIL"),
         admin_password=os.environ.get("PYROKU_ADMIN_PASSWORD"),
     )

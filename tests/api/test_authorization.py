@@ -22,6 +22,7 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("post", "/apps/{app}/log-drains"): {"url": "https://127.0.0.1:9/{app}"},
     ("post", "/apps/{app}/log-sessions"): {"lines": 10},
     ("post", "/apps/{app}/slugs"): {"process_types": {"web": "x"}},
+    ("post", "/apps/{app}/dynos"): {"command": "ls"},
 }
 
 
@@ -73,7 +74,8 @@ def test_a_stranger_learns_nothing_and_changes_nothing(server: ServerProcess) ->
     for method, path in _operations(server):
         values = {"app": name, "release": "1", "process_type": "web", "collaborator": owner_email,
                   "stranger": stranger_email, "domain": f"{name}.example.com", "feature": "preboot",
-                  "drain": drain_id, "slug": slug_id}
+                  "drain": drain_id, "slug": slug_id,
+                  "dyno": "web.1"}
         seen = _call(server, stranger, method, path, values)
         missing = _call(server, stranger, method, path, {**values, "app": "no-such-app-" + secrets.token_hex(3)})
         # exactly what a non-existent app answers: the app's existence does not leak

@@ -1,0 +1,183 @@
+"""Dynos end to end: a real server with the runc runtime, a slug released through the API, the
+dynos it starts, the router in front of them, logs, restarts and one-off dynos."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.test_slugs import make_slug
+from tests.conftest import ServerProcess, start_server
+
+pytestmark = pytest.mark.slow
+
+APP_PY = """\
+import http.server, os, sys
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("hello from " + os.environ["DYNO"] + " v" + os.environ.get("GREETING", "1")).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt, *args):
+        print("request " + self.path, flush=True)
+
+print("booting on port " + os.environ["PORT"], flush=True)
+http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    if os.geteuid() != 0:
+        pytest.fail("dynos need root (runc)")
+    runtime_dir = Path(f"/dev/shm/pyroku-e2e-{secrets.token_hex(3)}")
+    env = {
+        "PYROKU_DYNO_SUBNET": "10.215.0.0/16",
+        "PYROKU_DYNO_INTERFACE_PREFIX": "pye",
+        "PYROKU_DYNO_NFT_TABLE": "pyroku_e2e",
+        "PYROKU_RUNTIME_DIR": str(runtime_dir),
+    }
+    server = start_server(tmp_path_factory.mktemp("platform"), extra_env=env, runtime="runc")
+    yield server
+    with server.client(server.admin_token) as c:  # stop every dyno before the server goes
+        for app in c.get("/apps").json():
+            c.patch(f"/apps/{app['name']}/formation",
+                    json={"updates": [{"type": f["type"], "quantity": 0} for f in
+                                      c.get(f"/apps/{app['name']}/formation").json()]})
+        for app in c.get("/apps").json():
+            wait_for(lambda a=app: not c.get(f"/apps/{a['name']}/dynos").json(), "dynos to stop")
+    server.stop()
+    shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+def deploy(server: ServerProcess, token: str, name: str, types: dict[str, str], files: dict[str, str]) -> int:
+    blob = make_slug(files)
+    with server.client(token) as c:
+        slug = c.post(f"/apps/{name}/slugs", json={
+            "process_types": types, "commit": secrets.token_hex(20),
+            "checksum": "SHA256:" + hashlib.sha256(blob).hexdigest(),
+        }).json()
+        assert httpx.put(slug["blob"]["url"], content=blob).status_code == 200
+        release = c.post(f"/apps/{name}/releases", json={"slug": slug["id"]})
+        assert release.status_code == 201, release.text
+        return int(release.json()["version"])
+
+
+def get(server: ServerProcess, name: str) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{server.router_port}/", headers={"Host": f"{name}.localhost"}, timeout=30)
+
+
+def logs(server: ServerProcess, token: str, name: str) -> str:
+    with server.client(token) as c:
+        url = c.post(f"/apps/{name}/log-sessions", json={"lines": 1500}).json()["logplex_url"]
+    return httpx.get(url, timeout=30).text
+
+
+def dynos(server: ServerProcess, token: str, name: str) -> list[dict[str, Any]]:
+    with server.client(token) as c:
+        return list(c.get(f"/apps/{name}/dynos").json())
+
+
+def test_deploy_serve_scale_restart(platform: ServerProcess) -> None:
+    _, token = platform.create_user()
+    name = "dyn-" + secrets.token_hex(3)
+    with platform.client(token) as c:
+        assert c.post("/apps", json={"name": name}).status_code == 201
+    deploy(platform, token, name, {"web": "python3 app.py"}, {"app.py": APP_PY, "Procfile": "web: python3 app.py\n"})
+    wait_for(lambda: [d["state"] for d in dynos(platform, token, name)] == ["up"], "web.1 up")
+    response = wait_for(lambda: (r := get(platform, name)).status_code == 200 and r, "the app through the router")
+    assert response.text == "hello from web.1 v1"
+    text = wait_for(lambda: "request /" in (t := logs(platform, token, name)) and t, "app output in the logs")
+    assert "heroku[web.1]: Starting process with command `python3 app.py`" in text
+    assert "heroku[web.1]: State changed from starting to up" in text
+    assert "app[web.1]: booting on port" in text
+    assert wait_for(lambda: "heroku[router]: at=info method=GET path=\"/\"" in logs(platform, token, name),
+                    "the router's request line")
+
+    with platform.client(token) as c:
+        c.patch(f"/apps/{name}/formation", json={"updates": [{"type": "web", "quantity": 2}]})
+    wait_for(lambda: sorted((d["name"], d["state"]) for d in dynos(platform, token, name))
+             == [("web.1", "up"), ("web.2", "up")], "two web dynos")
+    seen = {get(platform, name).text for _ in range(40)}
+    assert seen == {"hello from web.1 v1", "hello from web.2 v1"}
+
+    with platform.client(token) as c:
+        c.patch(f"/apps/{name}/config-vars", json={"GREETING": "2"})  # a new release restarts every dyno
+    wait_for(lambda: get(platform, name).text.endswith(" v2"), "dynos on the new config")
+    with platform.client(token) as c:
+        assert c.delete(f"/apps/{name}/dynos/web.1").status_code == 202
+        assert c.delete(f"/apps/{name}/dynos/nope.9").status_code == 404
+    wait_for(lambda: "heroku[web.1]: Restarting" in logs(platform, token, name), "ps:restart")
+
+
+def test_one_off_dyno_attached_through_rendezvous(platform: ServerProcess) -> None:
+    _, token = platform.create_user()
+    name = "run-" + secrets.token_hex(3)
+    with platform.client(token) as c:
+        assert c.post("/apps", json={"name": name}).status_code == 201
+        early = c.post(f"/apps/{name}/dynos", json={"command": "echo hi"})
+        assert early.status_code == 422 and "git push first" in early.json()["message"]
+    deploy(platform, token, name, {"worker": "sleep 1000"}, {"Procfile": "worker: sleep 1000\n"})
+    with platform.client(token) as c:
+        created = c.post(f"/apps/{name}/dynos", json={
+            "command": "read line; echo got:$line; exit 3", "attach": True, "env": {"TERM": "dumb"},
+        })
+    assert created.status_code == 201, created.text
+    dyno = created.json()
+    assert dyno["name"].startswith("run.") and dyno["attach_url"].startswith("rendezvous://127.0.0.1:")
+    host_port, secret = dyno["attach_url"].removeprefix("rendezvous://").split("/", 1)
+    host, port = host_port.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(secret.encode() + b"\r\n")
+        stream = sock.makefile("rb")
+        assert stream.readline() == b"rendezvous\r\n"
+        sock.sendall(b"pyroku\n")
+        output = stream.read()  # until the dyno exits and the server closes the connection
+    assert b"got:pyroku" in output
+    text = wait_for(lambda: "State changed from up to complete" in (t := logs(platform, token, name)) and t,
+                    "the one-off to complete")
+    assert f"heroku[{dyno['name']}]: Process exited with status 3" in text
+    assert not [d for d in dynos(platform, token, name) if d["name"] == dyno["name"]]
+
+
+def test_dyno_cannot_reach_the_platform_or_other_dynos(platform: ServerProcess, tmp_path: Path) -> None:
+    """Isolation as an app sees it: it runs as a non-root user and cannot open the API."""
+    _, token = platform.create_user()
+    name = "iso-" + secrets.token_hex(3)
+    with platform.client(token) as c:
+        assert c.post("/apps", json={"name": name}).status_code == 201
+    deploy(platform, token, name, {"worker": "sleep 1000"}, {"Procfile": "worker: sleep 1000\n"})
+    api_port = platform.api_url.rsplit(":", 1)[1]
+    probe = (f"id -u; python3 -c \"import socket; s=socket.socket(); s.settimeout(2); "
+             f"print('api', s.connect_ex(('127.0.0.1', {api_port})))\"")
+    with platform.client(token) as c:
+        dyno = c.post(f"/apps/{name}/dynos", json={"command": probe}).json()
+    done = f"heroku[{dyno['name']}]: State changed from up to complete"
+    text = wait_for(lambda: done in (t := logs(platform, token, name)) and t, "the probe to finish")
+    lines = [line.split(": ", 1)[1] for line in text.splitlines() if f"app[{dyno['name']}]" in line]
+    assert lines[0] != "0"  # not root
+    assert lines[1] != "api 0"  # the host's loopback API is not reachable from a dyno
