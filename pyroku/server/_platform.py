@@ -76,6 +76,9 @@ class Platform:
                     network=NetworkConfig(subnet=net.subnet, interface_prefix=net.interface_prefix,
                                           nft_table=net.nft_table),
                     cgroup_parent="/" + net.nft_table,
+                    # Heroku's memory model: over the size's quota is R14 (a warning the manager
+                    # logs); the kernel kills at twice the quota, which the manager reports as R15.
+                    memory_limit_factor=2.0,
                 ),
                 self.slugs,
             )

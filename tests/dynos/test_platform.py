@@ -91,6 +91,14 @@ def get(server: ServerProcess, name: str) -> httpx.Response:
     return httpx.get(f"http://127.0.0.1:{server.router_port}/", headers={"Host": f"{name}.localhost"}, timeout=30)
 
 
+def answers(server: ServerProcess, name: str) -> int:
+    """The router's status for the app, or 0 while the router is not listening yet."""
+    try:
+        return get(server, name).status_code
+    except httpx.TransportError:
+        return 0
+
+
 def logs(server: ServerProcess, token: str, name: str) -> str:
     with server.client(token) as c:
         url = c.post(f"/apps/{name}/log-sessions", json={"lines": 1500}).json()["logplex_url"]
@@ -181,3 +189,41 @@ def test_dyno_cannot_reach_the_platform_or_other_dynos(platform: ServerProcess, 
     lines = [line.split(": ", 1)[1] for line in text.splitlines() if f"app[{dyno['name']}]" in line]
     assert lines[0] != "0"  # not root
     assert lines[1] != "api 0"  # the host's loopback API is not reachable from a dyno
+
+
+
+
+def test_memory_hog_gets_r14_then_r15_while_other_dynos_keep_running(platform: ServerProcess) -> None:
+    _, token = platform.create_user()
+    name = "mem-" + secrets.token_hex(3)
+    with platform.client(token) as c:
+        assert c.post("/apps", json={"name": name}).status_code == 201
+    hog = "python3 hog.py"
+    deploy(platform, token, name, {"web": "python3 app.py", "hog": hog},
+           {"app.py": APP_PY, "hog.py": "import time\nchunks = []\nwhile True:\n"
+                                      "    chunks.append(bytearray(20 * 2**20))\n    time.sleep(0.2)\n"})
+    with platform.client(token) as c:
+        c.patch(f"/apps/{name}/formation", json={"updates": [{"type": "hog", "quantity": 1}]})
+    text = wait_for(lambda: "Error R15" in (t := logs(platform, token, name)) and t, "R15", timeout=90)
+    assert "heroku[hog.1]: Error R14 (Memory quota exceeded)" in text
+    assert "heroku[hog.1]: Error R15 (Memory quota vastly exceeded)" in text
+    assert "heroku[hog.1]: Process exited with status 137" in text
+    assert "heroku[web.1]" in text and "heroku[web.1]: State changed from up to crashed" not in text
+    assert get(platform, name).text == "hello from web.1 v1"
+    with platform.client(token) as c:
+        c.patch(f"/apps/{name}/formation", json={"updates": [{"type": "hog", "quantity": 0}]})
+
+
+def test_a_controller_restart_leaves_dynos_running_and_adopts_them(platform: ServerProcess) -> None:
+    _, token = platform.create_user()
+    name = "adopt-" + secrets.token_hex(3)
+    with platform.client(token) as c:
+        assert c.post("/apps", json={"name": name}).status_code == 201
+    deploy(platform, token, name, {"web": "python3 app.py"}, {"app.py": APP_PY})
+    before = wait_for(lambda: (d := dynos(platform, token, name)) and d[0]["state"] == "up" and d, "web.1 up")
+    platform.stop()
+    platform.start()
+    after = wait_for(lambda: (d := dynos(platform, token, name)) and d[0]["state"] == "up" and d, "re-adoption")
+    assert after[0]["id"] == before[0]["id"]  # the same container, not a new one
+    assert wait_for(lambda: answers(platform, name) == 200, "serving after the restart")
+    assert "Starting process" not in logs(platform, token, name).split("State changed from starting to up", 1)[1]
