@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyroku.cli import _access, _apps, _auth, _config, _domains, _logs, _ps, _releases, _users
+from pyroku.cli import _access, _apps, _auth, _config, _domains, _dynos, _logs, _ps, _releases, _users
 from pyroku.cli._group import PyrokuGroup
 
 
@@ -34,6 +34,12 @@ def add_client_commands(group: PyrokuGroup) -> None:
         _access.access_add: ["sharing:add"],
         _access.access_remove: ["sharing:remove"],
         _users.users_create: [],
+        _dynos.ps: ["ps:list"],
+        _dynos.ps_restart: ["restart", "dyno:restart"],
+        _dynos.ps_stop: ["stop", "dyno:stop"],
+        _dynos.ps_type: ["ps:resize", "dyno:type"],
+        _dynos.run: [],
+        _dynos.run_detached: [],
         _logs.logs: [],
         _logs.drains: ["drains:list"],
         _logs.drains_add: [],

@@ -36,6 +36,8 @@ from pyroku.state import Database
 log = logging.getLogger("pyroku.dynos")
 
 MB = 1024 * 1024
+# Holds an attached one-off until the rendezvous says its client is there (one silent line).
+AWAIT_CLIENT = "stty -echo; read -r _; stty echo; "
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Dyno:
     restart_at: float | None = None
     stopping: bool = False
     one_off: bool = False
-    exited: asyncio.Future[None] | None = None  # attached one-offs: resolved at exit
+    exited: asyncio.Future[int | None] | None = None  # attached one-offs: the exit status, at exit
     mem_checked: float = 0.0
     mem_warned: float = 0.0
 
@@ -387,6 +389,8 @@ class DynoManager:
         self._say(dyno, f"Process exited with status {status}")
         if dyno.one_off:
             self._set_state(dyno, "complete")
+            if dyno.exited is not None and not dyno.exited.done():
+                dyno.exited.set_result(ended.status)
             self._remove(dyno, to_down=False)
             return
         await self._crashed(dyno)
@@ -504,7 +508,9 @@ class DynoManager:
         self._say(dyno, f"Starting process with command `{command}`")
         spec = DynoSpec(
             app_id=app_id, app_name=plan.app_name, dyno_name=name, release_version=plan.release_version,
-            slug_id=plan.slug_id, slug_checksum=plan.slug_checksum, command=command,
+            slug_id=plan.slug_id, slug_checksum=plan.slug_checksum,
+            # An attached command waits for its client, so no output is lost before it attaches.
+            command=f"{AWAIT_CLIENT}{command}" if attach else command,
             env={**_dyno_env(plan), **(env or {})}, size=dyno.size, tty=attach,
             log_target=None if attach else SyslogLogTarget(str(self._logplex.socket_path)),
         )
@@ -519,7 +525,7 @@ class DynoManager:
         self._set_state(dyno, "up")
         url = None
         if attach and rendezvous is not None:
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
             dyno.exited = done
             handle_id = handle.id
             url = rendezvous.register(lambda: self._runtime.attach(handle_id), done, lambda: self._hangup(dyno))

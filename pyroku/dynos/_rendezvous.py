@@ -1,8 +1,9 @@
 """Rendezvous: where `pyroku run` meets a one-off dyno's terminal.
 
 The client connects over TCP, sends the dyno's secret and CRLF, reads one greeting line, then the
-connection is the terminal, both ways, until the dyno exits. (The Heroku CLI speaks the same
-protocol inside TLS; that listener is not offered yet.)
+connection is the terminal, both ways, until the dyno exits. The last line is then
+`EXIT_MARKER <status>` CRLF, so the client can exit with the dyno's status. (The Heroku CLI speaks
+the same protocol inside TLS; that listener is not offered yet.)
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+from pyroku.rendezvous import EXIT_MARKER, GREETING
 from pyroku.runtime import Attachment
 
 log = logging.getLogger("pyroku.dynos.rendezvous")
 
-GREETING = b"rendezvous\r\n"
 _SECRET_TIMEOUT = 10.0
 _PENDING_TTL = 3600.0  # an unclaimed terminal is given up after an hour
+CLIENT_ARRIVED = b"\n"  # releases the dyno's command (see DynoManager.run)
 _HIGH_WATER = 64  # chunks of terminal output queued for a slow client
 _EXIT_GRACE = 5.0  # after the terminal closes, how long the exit may take to be reported
 
@@ -29,7 +32,7 @@ _EXIT_GRACE = 5.0  # after the terminal closes, how long the exit may take to be
 @dataclass
 class _Pending:
     attach: Callable[[], Awaitable[Attachment]]
-    done: asyncio.Future[None]  # resolves when the dyno has exited
+    done: asyncio.Future[int | None]  # the dyno's exit status, when it has exited
     hangup: Callable[[], Awaitable[None]]  # the client left first
     expires: float
 
@@ -53,7 +56,7 @@ class Rendezvous:
     def register(
         self,
         attach: Callable[[], Awaitable[Attachment]],
-        done: asyncio.Future[None],
+        done: asyncio.Future[int | None],
         hangup: Callable[[], Awaitable[None]],
     ) -> str:
         """A one-time URL for the terminal `attach()` returns; `done` ends the session, and
@@ -76,11 +79,15 @@ class Rendezvous:
             try:
                 writer.write(GREETING)
                 await writer.drain()
+                os.write(attachment.fileno(), CLIENT_ARRIVED)
                 client_left = await _pipe(reader, writer, attachment, pending.done)
             finally:
                 attachment.close()
             if client_left and not pending.done.done():
                 await pending.hangup()
+            elif pending.done.done() and (status := pending.done.result()) is not None:
+                writer.write(EXIT_MARKER + f" {status}\r\n".encode())
+                await writer.drain()
         except (TimeoutError, ConnectionError, OSError) as exc:
             log.debug("rendezvous session ended: %s", exc)
         finally:
@@ -90,7 +97,8 @@ class Rendezvous:
 
 
 async def _pipe(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, attachment: Attachment, done: asyncio.Future[None]
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, attachment: Attachment,
+    done: asyncio.Future[int | None],
 ) -> bool:
     """Copy socket → terminal and terminal → socket until the dyno exits or the client leaves;
     True when the client left first."""
@@ -137,15 +145,22 @@ async def _pipe(
     loop.add_reader(fd, readable)
     sender = asyncio.ensure_future(send())
     receiver = asyncio.ensure_future(receive())
+    exited = asyncio.ensure_future(_settled(done))
     try:
-        await asyncio.wait({sender, receiver, done}, return_when=asyncio.FIRST_COMPLETED)
+        first: set[asyncio.Future[Any]] = {sender, receiver, exited}
+        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
         if not receiver.done() or sender.done():
             # the dyno ended (or its terminal did): flush the last output, let the exit land
-            await asyncio.wait({sender, done}, timeout=_EXIT_GRACE, return_when=asyncio.ALL_COMPLETED)
+            rest: set[asyncio.Future[Any]] = {sender, exited}
+            await asyncio.wait(rest, timeout=_EXIT_GRACE, return_when=asyncio.ALL_COMPLETED)
             return False
         return True
     finally:
         with contextlib.suppress(ValueError, OSError):
             loop.remove_reader(fd)
-        for task in (sender, receiver):
+        for task in (sender, receiver, exited):
             task.cancel()
+
+
+async def _settled(future: asyncio.Future[int | None]) -> int | None:
+    return await asyncio.shield(future)

@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from tests.api.test_slugs import make_slug
-from tests.conftest import ServerProcess, start_server
+from tests.conftest import PYROKU, ServerProcess, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -227,3 +228,84 @@ def test_a_controller_restart_leaves_dynos_running_and_adopts_them(platform: Ser
     assert after[0]["id"] == before[0]["id"]  # the same container, not a new one
     assert wait_for(lambda: answers(platform, name) == 200, "serving after the restart")
     assert "Starting process" not in logs(platform, token, name).split("State changed from starting to up", 1)[1]
+
+
+def test_pyroku_run_and_ps_from_the_cli(platform: ServerProcess, tmp_path: Path) -> None:
+    """The real `pyroku` executable: run with an exit status and piped stdin, run:detached, ps."""
+    _, token = platform.create_user()
+    name = "cli-" + secrets.token_hex(3)
+    with platform.client(token) as c:
+        assert c.post("/apps", json={"name": name}).status_code == 201
+    deploy(platform, token, name, {"web": "python3 app.py"}, {"app.py": APP_PY})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYROKU_")}
+    env.update(HOME=str(tmp_path), PYROKU_API_URL=platform.api_url, PYROKU_API_KEY=token)
+
+    def pyroku(command: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([PYROKU, command, "-a", name, *args], input=stdin, capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    ran = pyroku("run", "--", "read x; echo you said $x; exit 7", stdin="hello\n")
+    assert ran.returncode == 7, ran.stderr
+    assert "you said hello" in ran.stdout and "pyroku-command-exit-status" not in ran.stdout
+    assert "Running `read x; echo you said $x; exit 7`" in ran.stderr
+    ok = pyroku("run", "echo", "fine")
+    assert ok.returncode == 0 and "fine" in ok.stdout
+    detached = pyroku("run:detached", "echo", "in the background")
+    assert detached.returncode == 0 and "up, run." in detached.stdout
+    wait_for(lambda: "in the background" in logs(platform, token, name), "detached output in the logs")
+    wait_for(lambda: "web.1: up" in pyroku("ps").stdout, "ps to show web.1 up")
+    listing = pyroku("ps").stdout
+    assert "=== web (Standard-1X): python3 app.py (1)" in listing
+    assert pyroku("ps:restart", "web").returncode == 0
+    wait_for(lambda: "heroku[web.1]: Restarting" in logs(platform, token, name), "the restart")
+    missing = pyroku("ps:restart", "nope")
+    assert missing.returncode == 1 and "Couldn't find that dyno" in missing.stderr
+
+
+def test_pyroku_run_bash_on_a_terminal_forwards_ctrl_c(platform: ServerProcess, tmp_path: Path) -> None:
+    """An interactive shell in a one-off dyno, driven through a real pseudo-terminal."""
+    import pty
+
+    _, token = platform.create_user()
+    name = "tty-" + secrets.token_hex(3)
+    with platform.client(token) as c:
+        assert c.post("/apps", json={"name": name}).status_code == 201
+    deploy(platform, token, name, {"web": "python3 app.py"}, {"app.py": APP_PY})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYROKU_")}
+    env.update(HOME=str(tmp_path), PYROKU_API_URL=platform.api_url, PYROKU_API_KEY=token, TERM="dumb")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PYROKU, "run", "-a", name, "bash"], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, start_new_session=True)
+    os.close(slave)
+    seen = b""
+
+    def expect(needle: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while needle not in seen and time.monotonic() < deadline:
+            import select
+
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        assert needle in seen, seen[-2000:]
+
+    try:
+        expect(b"up, run.")
+        os.write(master, b"echo $((6*7))-answer\r")
+        expect(b"42-answer")
+        os.write(master, b"sleep 300; echo slept\r")
+        time.sleep(1)
+        os.write(master, b"\x03")  # Ctrl-C reaches the dyno's foreground process, not pyroku
+        os.write(master, b"echo after-interrupt-$?\r")
+        expect(b"after-interrupt-130")
+        assert proc.poll() is None
+        os.write(master, b"exit 5\r")
+        assert proc.wait(60) == 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
