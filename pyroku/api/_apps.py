@@ -14,6 +14,7 @@ from pyroku.api._context import context
 from pyroku.api._errors import ApiError
 from pyroku.api._ranges import paginate
 from pyroku.state import (
+    RELEASE_PHASE,
     App,
     Formation,
     FormationUpdate,
@@ -32,6 +33,7 @@ from pyroku.state import (
     list_formation,
     list_releases,
     parse_quantity,
+    release_process_types,
     release_slug,
     remove_collaborator,
     rollback,
@@ -193,10 +195,18 @@ def get_releases(request: Request, caller: CallerDep, app: str) -> JSONResponse:
 
 @router.get("/apps/{app}/releases/{release}")
 def get_release(request: Request, caller: CallerDep, app: str, release: str) -> dict[str, Any]:
-    with context(request).db.read() as session:
+    """With a release phase, `output_stream_url` streams its output (live while it is pending)."""
+    ctx = context(request)
+    with ctx.db.read() as session:
         found = find_app(session, caller.user(session), app)
         rel = find_release(session, found, release)
-        return render.release(found, rel, current_version(list_releases(session, found)))
+        shown = render.release(found, rel, current_version(list_releases(session, found)))
+        has_phase = RELEASE_PHASE in release_process_types(session, rel)
+    if has_phase:
+        stream = ctx.logplex.create_session(found.id, lines=1500, tail=rel.status == "pending",
+                                            dyno=f"{RELEASE_PHASE}.{rel.version}")
+        shown["output_stream_url"] = stream.url(f"{str(request.base_url).rstrip('/')}/log-stream")
+    return shown
 
 
 @router.get("/apps/{app}/releases/{release}/config-vars")

@@ -28,6 +28,7 @@ def add_client_commands(group: PyrokuGroup) -> None:
         _config.config_unset: ["config:remove"],
         _releases.releases: [],
         _releases.releases_info: [],
+        _releases.releases_output: [],
         _releases.rollback: ["releases:rollback"],
         _ps.ps_scale: ["scale"],
         _access.access: ["access:list"],

@@ -15,7 +15,7 @@ from pyroku.cli._group import ClientCommand
 from pyroku.cli._output import Output
 from pyroku.cli._session import current_session
 
-__all__ = ["drains", "drains_add", "drains_remove", "logs"]
+__all__ = ["drains", "drains_add", "drains_remove", "logs", "stream_log"]
 
 _PREFIX = re.compile(r"^(\S+ )(\w+)\[([^\]]*)\]:")
 _COLOURS = ("cyan", "green", "yellow", "blue", "magenta", "bright_cyan", "bright_green", "bright_blue")
@@ -50,9 +50,12 @@ def logs(app: str, num: int, tail: bool, source: str | None, dyno: str | None) -
     if dyno:
         body["dyno"] = dyno
     log_session = session.client().post(path("/apps/{}/log-sessions", app), body)
-    url = str(log_session["logplex_url"])
-    out = session.output
-    timeout = httpx.Timeout(30.0, read=None if tail else 30.0)
+    stream_log(str(log_session["logplex_url"]), session.output, follow=tail)
+
+
+def stream_log(url: str, out: Output, *, follow: bool) -> None:
+    """Print a log stream's lines (coloured on a terminal); with `follow`, until it ends."""
+    timeout = httpx.Timeout(30.0, read=None if follow else 30.0)
     try:
         with httpx.stream("GET", url, timeout=timeout, headers={"Accept": "text/plain"}) as response:
             if response.status_code != 200:

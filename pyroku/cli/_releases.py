@@ -12,10 +12,19 @@ from pyroku.cli._app_resolution import with_app
 from pyroku.cli._client import APIClient, JSONObject, path
 from pyroku.cli._exceptions import CLIError, InvalidInput
 from pyroku.cli._group import ClientCommand
+from pyroku.cli._logs import stream_log
 from pyroku.cli._output import format_object, format_time
 from pyroku.cli._session import current_session
 
-__all__ = ["latest_release", "list_releases", "parse_release", "releases", "releases_info", "rollback"]
+__all__ = [
+    "latest_release",
+    "list_releases",
+    "parse_release",
+    "releases",
+    "releases_info",
+    "releases_output",
+    "rollback",
+]
 
 _VERSION = re.compile(r"^[vV]?(\d+)$")
 
@@ -138,6 +147,19 @@ def releases_info(app: str, release: str | None, shell: bool, as_json: bool) -> 
         out.lines([f"{key}={shlex.quote(str(value))}" for key, value in sorted(config.items())])
     else:
         out.lines(format_object(sorted((key, str(value)) for key, value in config.items())))
+
+
+@click.command("releases:output", cls=ClientCommand)
+@with_app
+@click.argument("release", required=False)
+def releases_output(app: str, release: str | None) -> None:
+    """Show the output of a release's release phase (live while it runs)."""
+    session = current_session()
+    found = _get_release(session.client(), app, release)
+    url = found.get("output_stream_url")
+    if not url:
+        raise CLIError(f"Release v{_version(found)} has no release phase output.")
+    stream_log(str(url), session.output, follow=found.get("status") == "pending")
 
 
 def _previous(client: APIClient, app: str) -> JSONObject:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pyroku.dynos._exceptions import InvalidDynoRequest, NoSuchDyno, NotDeployed
-from pyroku.dynos._plan import AppPlan, ProcessPlan, load_plans
+from pyroku.dynos._plan import AppPlan, ProcessPlan, load_pending, load_plans
 from pyroku.dynos._policy import ManagerConfig, cycle_after, restart_delay
 from pyroku.dynos._rendezvous import Rendezvous
 from pyroku.logs import Logplex
@@ -31,7 +31,7 @@ from pyroku.runtime import (
     SyslogLogTarget,
 )
 from pyroku.sizes import DEFAULT_SIZE, DynoSize
-from pyroku.state import Database
+from pyroku.state import RELEASE_PHASE, Database, finish_release_phase
 
 log = logging.getLogger("pyroku.dynos")
 
@@ -61,6 +61,7 @@ class Dyno:
     stopping: bool = False
     one_off: bool = False
     exited: asyncio.Future[int | None] | None = None  # attached one-offs: the exit status, at exit
+    release_for: int | None = None  # a release phase: the version it decides
     mem_checked: float = 0.0
     mem_warned: float = 0.0
 
@@ -240,6 +241,7 @@ class DynoManager:
                 log.exception("reconciling app %s failed", app_id)
 
     async def reconcile(self, app_id: str) -> None:
+        await self._release_phase(app_id)
         plans = await asyncio.to_thread(load_plans, self._db, [app_id])
         plan = plans.get(app_id)
         desired = plan.dyno_names() if plan else {}
@@ -344,11 +346,17 @@ class DynoManager:
             self._set_state(dyno, "down")
         self._remove(dyno, to_down=False)
         self._routes_changed()
+        if dyno.release_for is not None:
+            await self._release_phase_ended(dyno, status)
 
     async def _cycle(self, dyno: Dyno) -> None:
+        """The daily restart; a one-off (or a release phase past its hour) just ends."""
         lock = self._locks.setdefault(dyno.app_id, asyncio.Lock())
         async with lock:
             if dyno.stopping or dyno not in self._dynos.get(dyno.app_id, []):
+                return
+            if dyno.one_off:
+                await self._stop(dyno, restart=False, reason="Stopping: time to live reached")
                 return
             await self._stop(dyno, restart=True, reason="Cycling")
             await self.reconcile(dyno.app_id)
@@ -392,8 +400,61 @@ class DynoManager:
             if dyno.exited is not None and not dyno.exited.done():
                 dyno.exited.set_result(ended.status)
             self._remove(dyno, to_down=False)
+            if dyno.release_for is not None:
+                await self._release_phase_ended(dyno, ended.status)
             return
         await self._crashed(dyno)
+
+    # ---- release phase -------------------------------------------------------------------------
+
+    async def _release_phase(self, app_id: str) -> None:
+        """Run the newest pending release's `release` command, once, in a one-off dyno."""
+        pending = await asyncio.to_thread(load_pending, self._db, app_id)
+        if pending is None or pending.slug_id is None:
+            return
+        if any(d.release_for == pending.release_version for d in self._dynos.get(app_id, [])):
+            return  # already running
+        if pending.release_command is None:  # nothing to run: nothing to wait for
+            await self._finish_release(app_id, pending.release_version, True)
+            return
+        name = f"{RELEASE_PHASE}.{pending.release_version}"
+        dyno = Dyno(app_id, pending.app_name, name, pending.release_version, DEFAULT_SIZE,
+                    pending.release_command, None, one_off=True, release_for=pending.release_version)
+        self._dynos.setdefault(app_id, []).append(dyno)
+        self._logplex.publish(app_id, "app", "api", f"Running release v{pending.release_version} commands")
+        self._set_state(dyno, "starting", previous="down")
+        self._say(dyno, f"Starting process with command `{pending.release_command}`")
+        spec = DynoSpec(
+            app_id=app_id, app_name=pending.app_name, dyno_name=name, release_version=pending.release_version,
+            slug_id=pending.slug_id, slug_checksum=pending.slug_checksum, command=pending.release_command,
+            env=_dyno_env(pending), size=DEFAULT_SIZE, log_target=SyslogLogTarget(str(self._logplex.socket_path)),
+        )
+        try:
+            handle = await self._runtime.start(spec)
+        except ContainerRuntimeError as exc:
+            self._say(dyno, f"Error R99 (Platform error) -> {exc}")
+            self._remove(dyno, to_down=True)
+            await self._release_phase_ended(dyno, None)
+            return
+        dyno.handle_id = handle.id
+        dyno.started, dyno.started_at = self._clock(), handle.started_at
+        dyno.cycle_at = dyno.started + self.config.release_phase_timeout
+        self._set_state(dyno, "up")
+
+    async def _release_phase_ended(self, dyno: Dyno, status: int | None) -> None:
+        assert dyno.release_for is not None
+        succeeded = status == 0
+        if not succeeded:
+            self._logplex.publish(dyno.app_id, "app", "api", f"Release v{dyno.release_for} command failed")
+        await self._finish_release(dyno.app_id, dyno.release_for, succeeded)
+
+    async def _finish_release(self, app_id: str, version: int, succeeded: bool) -> None:
+        def record() -> None:
+            with self._db.write() as session:
+                finish_release_phase(session, app_id, version, succeeded)
+
+        await asyncio.to_thread(record)
+        self._mark(app_id)
 
     async def _crashed(self, dyno: Dyno) -> None:
         """Any exit of a formation dyno is a crash: restart at once the first time, then back off."""
@@ -424,7 +485,10 @@ class DynoManager:
                         DEFAULT_SIZE, "", None, handle_id=status.id, address=status.address,
                         state="up", started=self._clock(), started_at=status.started_at)
             dyno.cycle_at = dyno.started + cycle_after(self.config, self._rng)
-            if status.dyno_name.startswith("run."):
+            kind, _, number = status.dyno_name.partition(".")
+            if kind == RELEASE_PHASE and number.isdigit():
+                dyno.one_off, dyno.release_for = True, int(number)
+            elif kind == "run":
                 dyno.one_off = True
             self._dynos.setdefault(status.app_id, []).append(dyno)
         plans = await asyncio.to_thread(load_plans, self._db, list(self._dynos))

@@ -71,15 +71,18 @@ from pyroku.state._models import (
     User,
 )
 from pyroku.state._releases import (
+    RELEASE_PHASE,
     current_config,
     current_version,
     find_release,
+    finish_release_phase,
     list_releases,
     set_config,
 )
 
 __all__ = [
     "FEATURES",
+    "RELEASE_PHASE",
     "App",
     "AppFeature",
     "Authorization",
@@ -122,6 +125,7 @@ __all__ = [
     "find_release",
     "find_slug",
     "find_user",
+    "finish_release_phase",
     "generate_password",
     "has_users",
     "issue_token",

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pyroku.state._exceptions import InvalidParams, NotFound
-from pyroku.state._models import App, Release, User, utcnow
+from pyroku.state._models import App, Release, Slug, User, utcnow
 
 CONFIG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CONFIG_MAX_BYTES = 32 * 1024
+RELEASE_PHASE = "release"  # the Procfile type run before a release goes live
 
 
 def create_release(
@@ -25,13 +26,17 @@ def create_release(
     config: dict[str, str],
     slug_id: str | None = None,
 ) -> Release:
-    """Append the next version. Callers hold the app's lock (see `find_app(lock=True)`)."""
+    """Append the next version. Callers hold the app's lock (see `find_app(lock=True)`).
+
+    A release whose slug has a `release` process type is `pending` until its release phase
+    (run by the dyno manager) succeeds; the app keeps running the previous release meanwhile."""
     latest = session.scalar(select(func.max(Release.version)).where(Release.app_id == app.id))
+    slug = session.get(Slug, slug_id) if slug_id else None
     release = Release(
         app_id=app.id,
         version=(latest or 0) + 1,
         description=description,
-        status="succeeded",
+        status="pending" if slug and RELEASE_PHASE in slug.process_types else "succeeded",
         slug_id=slug_id,
         config=dict(config),
         user_id=user.id if user else None,
@@ -40,6 +45,16 @@ def create_release(
     session.flush()
     release.user = user
     app.released_at = utcnow()
+    return release
+
+
+def finish_release_phase(session: Session, app_id: str, version: int, succeeded: bool) -> Release | None:
+    """Record the outcome of a pending release's release phase."""
+    release = session.scalar(select(Release).where(Release.app_id == app_id, Release.version == version))
+    if release is None or release.status != "pending":
+        return None
+    release.status = "succeeded" if succeeded else "failed"
+    session.flush()
     return release
 
 

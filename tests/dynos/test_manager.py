@@ -306,3 +306,40 @@ def test_backoff_schedule(crashes: int) -> None:
     from pyroku.dynos import restart_delay
 
     assert restart_delay(CONFIG, crashes) == [0, 20, 40, 80, 80][crashes - 1]
+
+
+def test_release_phase_gates_the_new_release(tmp_path: Path) -> None:
+    async def scenario(w: World) -> None:
+        from pyroku.state import App, list_releases
+
+        def statuses() -> list[str]:
+            with w.db.read() as s:
+                app = s.get(App, w.app_id)
+                assert app
+                return [r.status for r in list_releases(s, app)]
+
+        w.deploy({"web": "v1"})
+        await until(lambda: w.runtime.names(w.app_id) == ["web.1"])
+        w.deploy({"web": "v2", "release": "migrate"}, commit="2222222")
+        await until(lambda: "release.3" in w.runtime.names(w.app_id), "the release phase dyno")
+        assert [d.spec.command for d in w.runtime.running(w.app_id) if d.spec.dyno_name == "web.1"] == ["v1"]
+        assert statuses() == ["succeeded", "succeeded", "pending"]
+        phase = next(d for d in w.runtime.running(w.app_id) if d.spec.dyno_name == "release.3")
+        assert phase.spec.command == "migrate" and phase.spec.release_version == 3
+        w.runtime.crash(phase.id, status=1)  # the release command fails
+        await until(lambda: statuses()[-1] == "failed", "the release to fail")
+        await asyncio.sleep(0.05)
+        assert [d.spec.command for d in w.runtime.running(w.app_id)] == ["v1"]  # still the old release
+        w.deploy({"web": "v3", "release": "migrate"}, commit="3333333")
+        await until(lambda: "release.4" in w.runtime.names(w.app_id))
+        phase = next(d for d in w.runtime.running(w.app_id) if d.spec.dyno_name == "release.4")
+        w.runtime.crash(phase.id, status=0)
+        await until(lambda: [d.spec.command for d in w.runtime.running(w.app_id)] == ["v3"], "v3 to go live")
+        assert statuses() == ["succeeded", "succeeded", "failed", "succeeded"]
+        history = w.logplex.history(w.app_id, lines=1500)
+        messages = [f"{line.source}[{line.process}]: {line.message}" for line in history]
+        assert "app[api]: Running release v3 commands" in messages
+        assert "app[api]: Release v3 command failed" in messages
+        assert "heroku[release.4]: Process exited with status 0" in messages
+
+    run(tmp_path, scenario)

@@ -309,3 +309,32 @@ def test_pyroku_run_bash_on_a_terminal_forwards_ctrl_c(platform: ServerProcess, 
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+def test_release_phase_runs_before_the_switch_and_a_failure_keeps_the_old_release(
+    platform: ServerProcess, tmp_path: Path
+) -> None:
+    _, token = platform.create_user()
+    name = "rel-" + secrets.token_hex(3)
+    with platform.client(token) as c:
+        assert c.post("/apps", json={"name": name}).status_code == 201
+    deploy(platform, token, name, {"web": "python3 app.py"}, {"app.py": APP_PY})
+    wait_for(lambda: answers(platform, name) == 200, "v1 serving")
+    failing = deploy(platform, token, name, {"web": "GREETING=2 python3 app.py", "release": "echo migrating; exit 1"},
+                     {"app.py": APP_PY})
+
+    def status(version: int) -> str:
+        with platform.client(token) as c:
+            return str(c.get(f"/apps/{name}/releases/{version}").json()["status"])
+
+    wait_for(lambda: status(failing) == "failed", "the failing release phase")
+    assert get(platform, name).text == "hello from web.1 v1"  # the previous release keeps running
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYROKU_")}
+    env.update(HOME=str(tmp_path), PYROKU_API_URL=platform.api_url, PYROKU_API_KEY=token)
+    output = subprocess.run([PYROKU, "releases:output", f"v{failing}", "-a", name], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert output.returncode == 0 and f"app[release.{failing}]: migrating" in output.stdout, output.stderr
+    passing = deploy(platform, token, name, {"web": "GREETING=3 python3 app.py", "release": "echo ok"},
+                     {"app.py": APP_PY})
+    wait_for(lambda: status(passing) == "succeeded", "the passing release phase")
+    wait_for(lambda: answers(platform, name) == 200 and get(platform, name).text.endswith(" v3"), "v3 live")
