@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -39,3 +40,8 @@ def find_size(name: str) -> DynoSize | None:
     if key in ("1x", "2x"):
         key = f"standard-{key}"
     return DYNO_SIZES.get(key)
+
+
+def host_memory_mb() -> int:
+    """This machine's memory: the largest dyno size it could run."""
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024))

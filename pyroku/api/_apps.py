@@ -13,6 +13,7 @@ from pyroku.api._auth import CallerDep
 from pyroku.api._context import context
 from pyroku.api._errors import ApiError
 from pyroku.api._ranges import paginate
+from pyroku.sizes import host_memory_mb
 from pyroku.state import (
     RELEASE_PHASE,
     App,
@@ -256,7 +257,7 @@ def patch_formation(request: Request, caller: CallerDep, app: str, body: Formati
     updates = [_update(u.type, u.quantity, u.size) for u in body.updates]
     with context(request).db.write() as session:
         found = find_app(session, caller.user(session), app, lock=True)
-        changed = update_formation(session, found, updates)
+        changed = update_formation(session, found, updates, max_memory_mb=host_memory_mb())
         shown = [render.formation(found, f) for f in changed]
     _scaled(request, found, changed, caller.email)
     return shown
@@ -283,7 +284,7 @@ def patch_formation_type(
     update = _update(process_type, body.quantity, body.size)
     with context(request).db.write() as session:
         found = find_app(session, caller.user(session), app, lock=True)
-        changed = update_formation(session, found, [update])
+        changed = update_formation(session, found, [update], max_memory_mb=host_memory_mb())
         shown = render.formation(found, changed[0])
     _scaled(request, found, changed, caller.email)
     return shown

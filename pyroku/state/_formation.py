@@ -69,8 +69,11 @@ def parse_quantity(value: object) -> Quantity:
     return quantity
 
 
-def update_formation(session: Session, app: App, updates: list[FormationUpdate]) -> list[Formation]:
-    """Apply a batch of updates atomically; the app's total stays within 100 dynos."""
+def update_formation(
+    session: Session, app: App, updates: list[FormationUpdate], *, max_memory_mb: int | None = None
+) -> list[Formation]:
+    """Apply a batch of updates atomically; the app's total stays within 100 dynos, and no size
+    needs more memory than `max_memory_mb` (the machine's)."""
     if not updates:
         raise InvalidParams("No formation updates given.")
     current = {f.type: f for f in list_formation(session, app)}
@@ -86,6 +89,11 @@ def update_formation(session: Session, app: App, updates: list[FormationUpdate])
             if size is None:
                 names = ", ".join(s.api_name for s in DYNO_SIZES.values())
                 raise InvalidParams(f"No such dyno size {update.size!r}. Sizes: {names}.")
+            if max_memory_mb is not None and size.memory_mb > max_memory_mb:
+                raise InvalidParams(
+                    f"{size.name} dynos need {size.memory_mb} MB of memory; this platform's machines have "
+                    f"{max_memory_mb} MB. Choose a smaller size."
+                )
             size_name = size.name
         formation = current.get(update.type)
         if formation is None:

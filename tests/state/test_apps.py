@@ -101,6 +101,15 @@ def test_formation_batch_update_validates_everything_or_nothing(db: Database) ->
         assert [(f.type, f.quantity) for f in list_formation(s, app)] == [("web", 3), ("worker", 0)]
 
 
+def test_sizes_larger_than_the_machine_are_refused(db: Database) -> None:
+    with db.write() as s:
+        app = create_app(s, create_user(s, "o@example.com", "password-1"), "big")
+    with pytest.raises(InvalidParams, match="Performance-L dynos need 14336 MB"), db.write() as s:
+        update_formation(s, app, [FormationUpdate("web", Quantity(1), "performance-l")], max_memory_mb=8192)
+    with db.write() as s:
+        update_formation(s, app, [FormationUpdate("web", Quantity(1), "performance-m")], max_memory_mb=8192)
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [(3, Quantity(3)), ("3", Quantity(3)), (" 0 ", Quantity(0)), ("+1", Quantity(1, True)), ("-2", Quantity(-2, True))],
