@@ -57,7 +57,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
         pytest.fail("dynos need root (runc)")
     runtime_dir = Path(f"/dev/shm/pyroku-e2e-{secrets.token_hex(3)}")
     env = {
-        "PYROKU_DYNO_SUBNET": "10.215.0.0/16",
+        "PYROKU_DYNO_SUBNET": "10.217.0.0/16",
         "PYROKU_DYNO_INTERFACE_PREFIX": "pye",
         "PYROKU_DYNO_NFT_TABLE": "pyroku_e2e",
         "PYROKU_RUNTIME_DIR": str(runtime_dir),
