@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -28,6 +29,33 @@ class ManagerConfig:
     memory_check: float = 5.0  # R14 sampling period
     memory_warn_every: float = 30.0
     release_phase_timeout: float = 3600.0  # a release command still running is stopped: release failed
+
+
+_ENV = {
+    "boot_timeout": "PYROKU_DYNO_BOOT_TIMEOUT",
+    "stop_grace": "PYROKU_DYNO_STOP_GRACE",
+    "backoff_base": "PYROKU_DYNO_BACKOFF_BASE",
+    "backoff_max": "PYROKU_DYNO_BACKOFF_MAX",
+    "cycle_base": "PYROKU_DYNO_CYCLE_SECONDS",
+    "cycle_jitter": "PYROKU_DYNO_CYCLE_JITTER",
+}
+
+
+def config_from_env(environ: Mapping[str, str]) -> ManagerConfig:
+    """The defaults, with any of PYROKU_DYNO_BOOT_TIMEOUT, _STOP_GRACE, _BACKOFF_BASE, _BACKOFF_MAX,
+    _CYCLE_SECONDS, _CYCLE_JITTER (seconds) overriding them."""
+    values: dict[str, float] = {}
+    for field_name, variable in _ENV.items():
+        raw = environ.get(variable)
+        if raw is None:
+            continue
+        try:
+            values[field_name] = float(raw)
+        except ValueError:
+            raise ValueError(f"{variable} must be a number of seconds, not {raw!r}") from None
+        if values[field_name] < 0:
+            raise ValueError(f"{variable} must not be negative")
+    return ManagerConfig(**values)
 
 
 def restart_delay(config: ManagerConfig, crashes: int) -> float:

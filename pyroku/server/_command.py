@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pyroku.server._config import DynoNetwork, ServerConfig, default_data_dir
+
+if TYPE_CHECKING:
+    from pyroku.dynos import ManagerConfig
 
 
 @click.command("server")
@@ -41,10 +45,20 @@ def server_command(
         domain=domain, database_url=database_url, rate_limit=rate_limit,
         runtime="none" if runtime == "none" else "runc", runtime_dir=runtime_dir, rendezvous_port=rendezvous_port,
         dyno_network=DynoNetwork.from_env(),
+        dynos=_manager_config(),
         admin_email=os.environ.get("PYROKU_ADMIN_EMAIL"),
         admin_password=os.environ.get("PYROKU_ADMIN_PASSWORD"),
     )
     serve(config)
+
+
+def _manager_config() -> ManagerConfig:
+    from pyroku.dynos import config_from_env
+
+    try:
+        return config_from_env(os.environ)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def serve(config: ServerConfig) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from pyroku.dynos import ManagerConfig
 
 
 def default_data_dir() -> Path:
@@ -47,6 +50,7 @@ class ServerConfig:
     runtime_dir: Path = Path("/run/pyroku/runtime")
     rendezvous_port: int = 0  # 0: any free port
     dyno_network: DynoNetwork = DynoNetwork()
+    dynos: ManagerConfig | None = None  # the dyno manager's timings; None: Heroku's defaults
 
     @property
     def effective_database_url(self) -> str:

@@ -114,7 +114,8 @@ class Platform:
         try:
             self._restore_drains()
             if runtime is not None:
-                self.manager = DynoManager(self.db, runtime, self.logplex, on_routes_changed=self.routes.changed)
+                self.manager = DynoManager(self.db, runtime, self.logplex, self.config.dynos,
+                                           on_routes_changed=self.routes.changed)
                 await self.rendezvous.start()
                 await self.manager.start()
                 self.api.dynos = DynoControl(self.manager, loop, self.rendezvous)
