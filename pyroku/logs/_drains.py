@@ -160,11 +160,15 @@ class DrainWorker:
 
     async def _run(self) -> None:
         try:
-            await self._deliver()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("log drain %s of app %s failed", self.target.redacted, self.app_id)
+            while True:
+                try:
+                    await self._deliver()
+                    return
+                except Exception:  # a bug, not a delivery problem: keep the drain alive, slowly
+                    logger.exception("log drain %s of app %s failed", self.target.redacted, self.app_id)
+                    if self._stopping:
+                        return
+                    await asyncio.sleep(self._settings.backoff_max / 10)
         finally:
             await self._drain.aclose()
 

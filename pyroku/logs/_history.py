@@ -95,8 +95,12 @@ class HistoryStore:
             return AppHistory(ring, 1, 0)
         if not data.startswith(MAGIC):
             logger.warning("log history %s has an unknown format; moving it aside", path)
-            os.replace(path, path.with_suffix(".unreadable"))
-            return AppHistory(ring, 1, 0)
+            history = AppHistory(ring, 1, 0)
+            try:
+                os.replace(path, path.with_suffix(".unreadable"))
+            except OSError:
+                history.rewrite = True
+            return history
         pos = good = len(MAGIC)
         count = 0
         while pos + _CHUNK.size <= len(data):

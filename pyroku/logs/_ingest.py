@@ -16,9 +16,10 @@ import logging
 import os
 import socket
 import stat
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from pyroku.logs._exceptions import IngestSocketError
 from pyroku.logs._syslog import FrameDecoder
@@ -29,28 +30,55 @@ _MAX_UNIX_PATH: Final = 107  # sun_path is 108 bytes including the terminating N
 
 
 class IngestProtocol(asyncio.Protocol):
-    """One writer's connection: frames are handed to ``on_frame`` as they complete."""
+    """One writer's connection: frames are handed to ``on_frame`` as they complete.
+
+    One read can hold thousands of frames; they are published ``BATCH_FRAMES`` per loop iteration,
+    with reading paused meanwhile, so tails and drains get to run between batches instead of
+    overflowing behind one long callback.
+    """
+
+    BATCH_FRAMES: Final = 200
 
     def __init__(self, on_frame: Callable[[bytes], None], connections: set[IngestProtocol]) -> None:
         self._on_frame = on_frame
         self._connections = connections
         self._decoder = FrameDecoder()
+        self._backlog: deque[bytes] = deque()
+        self._paused = False
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but have the same interface.
+        self.transport = cast(asyncio.Transport, transport)
         self._connections.add(self)
 
     def data_received(self, data: bytes) -> None:
         decoder = self._decoder
-        on_frame = self._on_frame
-        for frame in decoder.feed(data):
-            on_frame(frame)
+        self._backlog.extend(decoder.feed(data))
         if decoder.error is not None:
             logger.warning("closing a log writer's connection: %s", decoder.error)
             assert self.transport is not None
             self.transport.abort()
+        if not self._paused:
+            self._publish_batch()
+
+    def _publish_batch(self) -> None:
+        backlog = self._backlog
+        on_frame = self._on_frame
+        for _ in range(min(len(backlog), self.BATCH_FRAMES)):
+            on_frame(backlog.popleft())
+        transport = self.transport
+        assert transport is not None
+        if backlog:
+            if not self._paused:
+                self._paused = True
+                if not transport.is_closing():
+                    transport.pause_reading()
+            asyncio.get_running_loop().call_soon(self._publish_batch)
+        elif self._paused:
+            self._paused = False
+            if not transport.is_closing():
+                transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)

@@ -33,7 +33,7 @@ from pyroku.logs._lines import (
     split_message,
     to_utc,
 )
-from pyroku.logs._sessions import SESSION_TTL, TAIL_BUFFER, SessionRegistry, Tail, line_filter
+from pyroku.logs._sessions import SESSION_TTL, TAIL_BUFFER, LiveBuffer, SessionRegistry, Tail, line_filter
 from pyroku.logs._stream import OpenStream, build_stream_app
 from pyroku.logs.types import (
     DEFAULT_LINES,
@@ -85,9 +85,12 @@ class Logplex:
         flush_interval: float = FLUSH_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``ssl_context`` validates TLS drains (default: the system's CAs); ``clock`` is monotonic
-        seconds, used for session expiry; ``flush_interval`` is how long published lines may wait
-        in memory before their history file is appended."""
+        """``socket_path``: the ingestion socket (default ``<data_dir>/logplex.sock``);
+        ``ssl_context``: validates TLS drains (default: the system's CAs); ``drain_settings``:
+        buffer, timeouts and backoff of drains; ``session_ttl``: seconds an unused log session
+        lives; ``tail_buffer``: lines a tail may fall behind before it loses the oldest (L11);
+        ``flush_interval``: seconds published lines may wait in memory before their history file
+        is appended; ``clock``: monotonic seconds, for session expiry."""
         data = Path(data_dir)
         self._store = HistoryStore(data / "history")
         self._ingest = IngestServer(Path(socket_path) if socket_path else data / "logplex.sock", self._on_frame)
@@ -97,7 +100,7 @@ class Logplex:
         self._flush_interval = flush_interval
         self._sessions = SessionRegistry(clock, session_ttl)
         self._apps: dict[str, AppHistory] = {}
-        self._tails: dict[str, list[Tail]] = {}
+        self._live: dict[str, LiveBuffer] = {}  # apps being tailed
         self._drains: dict[str, dict[str, DrainWorker]] = {}
         self._retired: set[asyncio.Task[None]] = set()
         self._dirty: set[str] = set()
@@ -140,9 +143,7 @@ class Logplex:
         if self._loop is not None:
             await self._ingest.close()
         self._sessions.clear()
-        for tails in self._tails.values():
-            for tail in tails:
-                tail.close()
+        self._end_streams()
         workers = [w for ws in self._drains.values() for w in ws.values()]
         grace = self._drain_settings.close_grace
         if workers:
@@ -156,6 +157,20 @@ class Logplex:
                 timer.cancel()
         self._flush_dirty()
         self._loop = None
+
+    def end_streams(self) -> None:
+        """End every tail stream now (sessions stay valid; clients may reconnect and resume).
+
+        A server shutting down calls this first: uvicorn waits for open responses before it runs
+        shutdown code, and a tail never ends by itself. From a signal handler, schedule it with
+        ``loop.call_soon_threadsafe(logplex.end_streams)``.
+        """
+        self._call(self._end_streams)
+
+    def _end_streams(self) -> None:
+        for live in self._live.values():
+            for tail in live.tails:
+                tail.close()
 
     # -- ingestion --
 
@@ -171,13 +186,14 @@ class Logplex:
 
         One line per newline; lines over 10,000 bytes are split; invalid UTF-8 and control
         characters are escaped. ``timestamp`` defaults to now (naive means UTC). Raises
-        :class:`InvalidLogLine` only for an invalid ``app_id`` or ``source``.
+        :class:`InvalidLogLine` only for an invalid ``app_id`` or ``source``. Ignored once closed.
         """
         loop = self._loop
         if loop is not None and threading.get_ident() != self._loop_thread:
             check_app_id(app_id)
             check_source(source)
-            loop.call_soon_threadsafe(self._publish, app_id, source, process, message, timestamp)
+            stamp = datetime.now(UTC) if timestamp is None else timestamp  # when it happened, not when handled
+            loop.call_soon_threadsafe(self._publish, app_id, source, process, message, stamp)
             return
         self._publish(app_id, source, process, message, timestamp)
 
@@ -193,7 +209,7 @@ class Logplex:
             check_source(source)
         stamp = datetime.now(UTC) if timestamp is None else to_utc(timestamp)
         process = clean_process(process)
-        tails = self._tails.get(app_id)
+        live = self._live.get(app_id)
         drains = self._drains.get(app_id)
         ring = history.lines
         texts = split_message(message)
@@ -201,16 +217,13 @@ class Logplex:
             line = LogLine(stamp, source, process, text, history.next_seq)
             history.next_seq += 1
             ring.append(line)
-            if tails:
-                rendered = None
-                for tail in tails:
-                    if tail.matches is None or tail.matches(line):
-                        if rendered is None:
-                            rendered = format_line(line)
-                        tail.offer(line, rendered)
+            if live is not None:
+                live.append(line)
             if drains:
                 for worker in drains.values():
                     worker.offer(line)
+        if live is not None:
+            live.wake()
         history.unsaved += len(texts)
         self._published += len(texts)
         if app_id not in self._dirty:
@@ -275,7 +288,8 @@ class Logplex:
         self._dirty.discard(app_id)
         self._store.remove(app_id)
         self._sessions.delete_app(app_id)
-        for tail in self._tails.pop(app_id, []):
+        live = self._live.pop(app_id, None)
+        for tail in live.tails if live is not None else []:
             tail.close()
         self._apply_drains(app_id, [])
 
@@ -328,26 +342,31 @@ class Logplex:
         if entry is None or self._closed:
             return None
         session = entry.session
+        app_id = session.app_id
+        history = self._apps.get(app_id) or self._load(app_id)
         tail = None
         if session.tail:
-            tail = Tail(session.app_id, line_filter(session.source, session.dyno), self._tail_buffer)
-            self._tails.setdefault(session.app_id, []).append(tail)
+            live = self._live.get(app_id)
+            if live is None:
+                live = self._live[app_id] = LiveBuffer(self._tail_buffer, history.next_seq - 1)
+            tail = Tail(live, line_filter(session.source, session.dyno))
             entry.tails.add(tail)
         count = session.lines if after is None else HISTORY_LINES
-        backlog = self._history(session.app_id, count, session.source, session.dyno, after)
+        backlog = self._history(app_id, count, session.source, session.dyno, after)
         entry.active += 1
-        return OpenStream(entry, [(line.seq, format_line(line)) for line in backlog], tail)
+        return OpenStream(entry, [(line, format_line(line)) for line in backlog], tail)
 
     def _close_stream(self, stream: OpenStream) -> None:
         tail = stream.tail
         if tail is not None:
             tail.close()
             stream.entry.tails.discard(tail)
-            tails = self._tails.get(tail.app_id)
-            if tails is not None and tail in tails:
-                tails.remove(tail)
-                if not tails:
-                    del self._tails[tail.app_id]
+            live = tail.live
+            if tail in live.tails:
+                live.tails.remove(tail)
+            app_id = stream.entry.session.app_id
+            if not live.tails and self._live.get(app_id) is live:
+                del self._live[app_id]  # nobody tails the app: stop rendering its lines
         stream.entry.active -= 1
         self._sessions.touch(stream.entry)
 
@@ -436,7 +455,7 @@ class Logplex:
                 "frames_received": self._frames,
                 "frames_rejected": self._rejected,
                 "sessions": len(self._sessions),
-                "tails": sum(len(tails) for tails in self._tails.values()),
+                "tails": sum(len(live.tails) for live in self._live.values()),
                 "drains": len(workers),
                 "drain_lines_delivered": sum(w.delivered for w in workers),
                 "drain_lines_dropped": sum(w.dropped_total for w in workers),

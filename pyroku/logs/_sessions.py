@@ -8,6 +8,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Final
 
 from pyroku.logs._lines import format_line, format_seconds
@@ -17,8 +18,8 @@ SESSION_TTL: Final = 360.0
 TAIL_BUFFER: Final = 1_000
 _SWEEP_INTERVAL: Final = 60.0
 
-Item = tuple[int, str]
-"""What a tail delivers: the line's seq (0 for injected lines) and its rendered text."""
+Item = tuple[LogLine, str]
+"""What a stream sends: a line and its rendering (``seq`` 0 marks lines injected into one stream)."""
 
 
 def line_filter(source: str | None, dyno: str | None) -> Callable[[LogLine], bool] | None:
@@ -38,31 +39,51 @@ def line_filter(source: str | None, dyno: str | None) -> Callable[[LogLine], boo
     return matches
 
 
+class LiveBuffer:
+    """The newest lines of one app, rendered once and shared by all its tails.
+
+    Publishing appends here (cost independent of the number of tails) and wakes the tails that
+    wait; each tail keeps a cursor. A tail that falls more than ``limit`` lines behind loses the
+    oldest of them (it is told so with L11), so a slow reader never holds up a publisher.
+    """
+
+    __slots__ = ("_waiters", "items", "newest", "tails")
+
+    def __init__(self, limit: int, newest: int) -> None:
+        self.items: deque[Item] = deque(maxlen=limit)
+        self.newest = newest  # seq of the newest line published
+        self.tails: list[Tail] = []
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def append(self, line: LogLine) -> None:
+        self.items.append((line, format_line(line)))
+        self.newest = line.seq
+
+    def wake(self) -> None:
+        if self._waiters:
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._waiters = []
+
+    def wait(self, waiter: asyncio.Future[None]) -> None:
+        self._waiters.append(waiter)
+
+
 class Tail:
-    """One live reader: a bounded queue that drops (and later says so) instead of blocking publishers."""
+    """One live reader of an app's :class:`LiveBuffer`."""
 
-    __slots__ = ("_dropped", "_dropped_since", "_waiter", "app_id", "closed", "limit", "matches", "queue")
+    __slots__ = ("_dropped", "_dropped_since", "_waiter", "closed", "cursor", "live", "matches")
 
-    def __init__(self, app_id: str, matches: Callable[[LogLine], bool] | None, limit: int) -> None:
-        self.app_id = app_id
+    def __init__(self, live: LiveBuffer, matches: Callable[[LogLine], bool] | None) -> None:
+        self.live = live
         self.matches = matches
-        self.limit = limit
-        self.queue: deque[Item] = deque()
+        self.cursor = live.newest  # lines up to here came from history
         self.closed = False
         self._dropped = 0
         self._dropped_since: datetime | None = None
         self._waiter: asyncio.Future[None] | None = None
-
-    def offer(self, line: LogLine, text: str) -> None:
-        if len(self.queue) >= self.limit:
-            if not self._dropped:
-                self._dropped_since = line.timestamp
-            self._dropped += 1
-            return
-        self.queue.append((line.seq, text))
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        live.tails.append(self)
 
     def close(self) -> None:
         self.closed = True
@@ -81,19 +102,42 @@ class Tail:
         )
         self._dropped = 0
         self._dropped_since = None
-        return (0, format_line(line))
+        return (line, format_line(line))
+
+    def _take(self) -> list[Item]:
+        live = self.live
+        lag = live.newest - self.cursor
+        self.cursor = live.newest
+        items = live.items
+        if lag > len(items):
+            if not self._dropped:
+                self._dropped_since = items[0][0].timestamp if items else datetime.now(UTC)
+            self._dropped += lag - len(items)
+            lag = len(items)
+        if lag == len(items):
+            batch = list(items)
+        else:
+            batch = list(islice(reversed(items), lag))
+            batch.reverse()
+        matches = self.matches
+        return batch if matches is None else [item for item in batch if matches(item[0])]
 
     async def next_batch(self, keepalive: float | None = None) -> list[Item] | None:
-        """Everything queued, waiting for at least one item; ``[]`` after ``keepalive`` seconds of
-        silence; ``None`` once the tail is closed. An L11 notice follows a drained backlog that lost lines.
+        """The lines published since the last call, waiting for at least one; ``[]`` after
+        ``keepalive`` seconds of silence; ``None`` once the tail is closed. Once a reader that lost
+        lines has caught up, the batch is the L11 notice.
         """
-        if self.closed:
-            return None
-        if not self.queue:
+        while not self.closed:
+            if self.live.newest != self.cursor:
+                batch = self._take()
+                if batch:
+                    return batch
+                continue
             if self._dropped:
                 return [self._overflow_notice()]
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
+            self.live.wait(waiter)
             timer = None if keepalive is None else loop.call_later(keepalive, _wake, waiter)
             try:
                 await waiter
@@ -101,11 +145,9 @@ class Tail:
                 self._waiter = None
                 if timer is not None:
                     timer.cancel()
-            if self.closed:
-                return None
-        items = list(self.queue)
-        self.queue.clear()
-        return items
+            if not self.closed and self.live.newest == self.cursor:
+                return []  # the keepalive timer fired
+        return None
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

@@ -45,7 +45,7 @@ def _encode_plain(items: list[Item]) -> bytes:
 
 def _encode_sse(items: list[Item]) -> bytes:
     return "".join(
-        [f"id: {seq}\ndata: {text}\n\n" if seq else f"data: {text}\n\n" for seq, text in items]
+        [f"id: {line.seq}\ndata: {text}\n\n" if line.seq else f"data: {text}\n\n" for line, text in items]
     ).encode()
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 import uvicorn
+import uvloop
 
 T = TypeVar("T")
 DEADLINE = 20.0  # every wait in these tests gives up after this many seconds
@@ -58,10 +59,10 @@ async def async_wait_until(predicate: Callable[[], T], timeout: float = DEADLINE
 
 
 class LoopThread:
-    """An asyncio loop running in a thread, so blocking clients (httpx, subprocesses) can use it."""
+    """An event loop (asyncio's or uvloop's) running in a thread, so blocking clients can use it."""
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, kind: str = "asyncio") -> None:
+        self.loop = uvloop.new_event_loop() if kind == "uvloop" else asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="test-loop", daemon=True)
         self._thread.start()
 
@@ -74,6 +75,8 @@ class LoopThread:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for _ in range(5):  # let transports closed by those tasks run their connection_lost callbacks
+                await asyncio.sleep(0)
             await self.loop.shutdown_asyncgens()
 
         self.run(cancel_all())
@@ -82,9 +85,10 @@ class LoopThread:
         self.loop.close()
 
 
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    lt = LoopThread()
+@pytest.fixture(params=["asyncio", "uvloop"])
+def loop_thread(request: pytest.FixtureRequest) -> Iterator[LoopThread]:
+    """Every test using the loop thread runs on both loops, as the API server may use either."""
+    lt = LoopThread(request.param)
     yield lt
     lt.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import re
 import ssl
@@ -95,6 +96,7 @@ class SyslogReceiver:
         self.frames: list[tuple[str, ...]] = []
         self.port = 0
         self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.ssl_context)
@@ -102,6 +104,7 @@ class SyslogReceiver:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         decoder = FrameDecoder()
+        self._writers.add(writer)
         try:
             while data := await reader.read(65536):
                 for frame in decoder.feed(data):
@@ -111,12 +114,17 @@ class SyslogReceiver:
         except (ConnectionError, ssl.SSLError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        for writer in list(self._writers):  # Python 3.11 leaves accepted connections open
+            writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await writer.wait_closed()
 
     def messages(self) -> list[str]:
         return [frame[-1] for frame in self.frames]

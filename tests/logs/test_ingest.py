@@ -15,7 +15,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from pyroku.logs import Logplex, SyslogWriter
+from pyroku.logs import IngestSocketError, Logplex, SyslogWriter
 from pyroku.logs._syslog import FrameDecoder, parse
 from tests.logs.conftest import DEADLINE, LoopThread, UvicornServer, new_app_id, wait_until
 
@@ -212,3 +212,22 @@ def test_garbage_on_the_socket_is_rejected_without_harm(stack: Stack) -> None:
     assert stack.logplex.stats()["frames_rejected"] == 1
     produce(stack.logplex, app, "still works", 1)
     wait_until(lambda: len(stack.logplex.history(app)) == 2, what="the next writer's line")
+
+
+def test_socket_path_problems_are_clear(tmp_path: Path, loop_thread: LoopThread) -> None:
+    long_dir = tmp_path / ("d" * 120)
+    with pytest.raises(IngestSocketError, match="longer than 107 bytes"):
+        loop_thread.run(Logplex(long_dir).start())
+    first = Logplex(tmp_path / "a", socket_path=tmp_path / "shared.sock")
+    loop_thread.run(first.start())
+    try:
+        with pytest.raises(IngestSocketError, match="already listening"):
+            loop_thread.run(Logplex(tmp_path / "b", socket_path=tmp_path / "shared.sock").start())
+    finally:
+        loop_thread.run(first.close())
+    # A socket file left by a logplex that died is taken over.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stale:
+        stale.bind(str(tmp_path / "stale.sock"))
+    revived = Logplex(tmp_path / "c", socket_path=tmp_path / "stale.sock")
+    loop_thread.run(revived.start())
+    loop_thread.run(revived.close())

@@ -210,7 +210,8 @@ def test_slow_tail_drops_then_reports_l11(tmp_path: Path) -> None:
         await logplex.close()
 
         lines = client.body.splitlines()
-        assert [line.rsplit(": ", 1)[1] for line in lines[:1_000]] == [f"line {i}" for i in range(1_000)]
+        # The tail kept the newest 1,000 lines and lost the 500 oldest, as drains do.
+        assert [line.rsplit(": ", 1)[1] for line in lines[:1_000]] == [f"line {i}" for i in range(500, 1_500)]
         assert re.fullmatch(
             r"\S+ heroku\[logplex\]: Error L11 \(Tail buffer overflow\) -> This tail session dropped 500 "
             r"messages since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00",
@@ -278,5 +279,46 @@ def test_closing_the_logplex_ends_tails(tmp_path: Path) -> None:
         assert client.task is not None
         await asyncio.wait_for(client.task, 20)
         assert client.finished
+
+    asyncio.run(main())
+
+
+def test_live_lines_are_filtered_like_history(tmp_path: Path) -> None:
+    async def main() -> None:
+        logplex = Logplex(tmp_path)
+        await logplex.start()
+        app = new_app_id()
+        session = logplex.create_session(app, lines=0, tail=True, source="app", dyno="web")
+        everything = logplex.create_session(app, lines=0, tail=True)
+        filtered = AsgiClient(logplex.asgi_app(), f"/{session.secret}")
+        unfiltered = AsgiClient(logplex.asgi_app(), f"/{everything.secret}")
+        filtered.start()
+        unfiltered.start()
+        await async_wait_until(lambda: logplex.stats()["tails"] == 2, what="the tails to open")
+        for source, process in [("app", "web.1"), ("heroku", "router"), ("app", "worker.1"), ("heroku", "web.1"),
+                                ("app", "web.2"), ("app", "webhook.1")]:
+            logplex.publish(app, source, process, f"{source} {process}")
+        await async_wait_until(lambda: "webhook.1" in unfiltered.body, what="every line")
+        await logplex.close()
+        assert [line.split(": ", 1)[1] for line in filtered.body.splitlines()] == ["app web.1", "app web.2"]
+        assert len(unfiltered.body.splitlines()) == 6
+
+    asyncio.run(main())
+
+
+def test_end_streams_ends_tails_but_keeps_sessions(tmp_path: Path) -> None:
+    async def main() -> None:
+        logplex = Logplex(tmp_path)
+        await logplex.start()
+        session = logplex.create_session(new_app_id(), tail=True)
+        client = AsgiClient(logplex.asgi_app(), f"/{session.secret}")
+        client.start()
+        await async_wait_until(lambda: logplex.stats()["tails"] == 1, what="the tail to open")
+        asyncio.get_running_loop().call_soon_threadsafe(logplex.end_streams)
+        assert client.task is not None
+        await asyncio.wait_for(client.task, 20)
+        assert client.finished
+        assert logplex.get_session(session.secret) is not None
+        await logplex.close()
 
     asyncio.run(main())
