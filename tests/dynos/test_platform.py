@@ -294,6 +294,7 @@ def test_pyroku_run_bash_on_a_terminal_forwards_ctrl_c(platform: ServerProcess, 
 
     try:
         expect(b"up, run.")
+        expect(b"$ ")  # bash's prompt: like a person, type once the shell is there
         os.write(master, b"echo $((6*7))-answer\r")
         expect(b"42-answer")
         os.write(master, b"sleep 300; echo slept\r")
