@@ -5,15 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from pyroku import __version__
-from pyroku.api import _accounts, _apps, _domains, _dynos, _logs, _slugs
+from pyroku.api import _accounts, _apps, _builds, _domains, _dynos, _logs, _slugs
 from pyroku.api._context import ApiContext
 from pyroku.api._errors import install_error_handlers
 from pyroku.api._middleware import ApiConventions
 from pyroku.api._render import STACK
+from pyroku.build import BuildService
 from pyroku.sizes import DYNO_SIZES
 
 
-def build_api(ctx: ApiContext) -> FastAPI:
+def build_api(ctx: ApiContext, builds: BuildService | None = None) -> FastAPI:
+    """The API; without `builds` (a server that runs no builds) the build endpoints answer 422."""
     api = FastAPI(
         title="Pyroku Platform API",
         version=__version__,
@@ -21,6 +23,7 @@ def build_api(ctx: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     api.state.ctx = ctx
+    api.state.builds = builds
     install_error_handlers(api)
     api.include_router(_accounts.router)
     api.include_router(_apps.router)
@@ -28,6 +31,7 @@ def build_api(ctx: ApiContext) -> FastAPI:
     api.include_router(_logs.router)
     api.include_router(_slugs.router)
     api.include_router(_dynos.router)
+    api.include_router(_builds.router)
     api.mount("/log-stream", ctx.logplex.asgi_app())
 
     @api.get("/health", include_in_schema=False)

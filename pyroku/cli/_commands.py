@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyroku.cli import _access, _apps, _auth, _config, _domains, _dynos, _logs, _ps, _releases, _users
+from pyroku.cli import _access, _apps, _auth, _builds, _config, _domains, _dynos, _logs, _ps, _releases, _users
 from pyroku.cli._group import PyrokuGroup
 
 
@@ -51,6 +51,17 @@ def add_client_commands(group: PyrokuGroup) -> None:
         _domains.features: [],
         _domains.features_enable: [],
         _domains.features_disable: [],
+        _builds.buildpacks: ["buildpacks:list"],
+        _builds.buildpacks_set: [],
+        _builds.buildpacks_add: [],
+        _builds.buildpacks_remove: [],
+        _builds.buildpacks_clear: [],
+        _builds.builds: ["builds:list"],
+        _builds.builds_info: [],
+        _builds.builds_output: [],
+        _builds.builds_create: [],
+        _builds.builds_cache_purge: [],
+        _builds.git_remote: [],
     }
     for command, aliases in commands.items():
         group.add_command(command)

@@ -2,9 +2,19 @@
 
 The dyno manager talks to a :class:`ContainerRuntime` in dyno specs and handles only; no host
 path, PID or network namespace crosses this interface. :mod:`pyroku.runtime.stack` builds the
-stack root filesystem the containers run on.
+stack root filesystem the containers run on. Builds run in build containers from the same stack
+through a :class:`BuildRunner` (:class:`RuncBuildRunner` here): one command to completion, output
+streamed line by line, host directories mounted, on a network of their own.
 """
 
+from pyroku.runtime._build import (
+    BuildContainerExit,
+    BuildContainerSpec,
+    BuildMount,
+    BuildRunner,
+    BuildRuntimeConfig,
+    RuncBuildRunner,
+)
 from pyroku.runtime._config import NetworkConfig, RuntimeConfig
 from pyroku.runtime._exceptions import (
     ContainerRuntimeError,
@@ -34,6 +44,11 @@ from pyroku.runtime.types import (
 __all__ = [
     "STACK_NAME",
     "Attachment",
+    "BuildContainerExit",
+    "BuildContainerSpec",
+    "BuildMount",
+    "BuildRunner",
+    "BuildRuntimeConfig",
     "ContainerRuntime",
     "ContainerRuntimeError",
     "DynoExit",
@@ -49,6 +64,7 @@ __all__ = [
     "MemoryUsage",
     "NetworkConfig",
     "NetworkExhausted",
+    "RuncBuildRunner",
     "RuncRuntime",
     "RuntimeConfig",
     "RuntimeTimeout",

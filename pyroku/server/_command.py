@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pyroku.server._config import DynoNetwork, ServerConfig, default_data_dir
+from pyroku.server._config import BuildSettings, DynoNetwork, ServerConfig, default_data_dir
 
 if TYPE_CHECKING:
     from pyroku.dynos import ManagerConfig
@@ -35,9 +35,24 @@ if TYPE_CHECKING:
               help="Dyno bundles and supervisor state (best on a tmpfs).")
 @click.option("--rendezvous-port", type=click.IntRange(0, 65535), envvar="PYROKU_RENDEZVOUS_PORT", default=5001,
               show_default=True, help="Where `pyroku run` attaches to one-off dynos (0: any free port).")
+@click.option("--build-timeout", type=click.IntRange(1), envvar="PYROKU_BUILD_TIMEOUT", default=900,
+              show_default=True, help="Seconds a build may run before it is stopped.")
+@click.option("--build-concurrency", type=click.IntRange(1), envvar="PYROKU_BUILD_CONCURRENCY", default=2,
+              show_default=True, help="Builds that run at once (one per app at a time).")
+@click.option("--slug-max-mb", type=click.IntRange(1), envvar="PYROKU_SLUG_MAX_MB", default=500,
+              show_default=True, help="Largest compressed slug a build may produce.")
+@click.option("--tls-port", type=click.IntRange(0, 65535), envvar="PYROKU_TLS_PORT", default=0, show_default=True,
+              help="Also serve the API and git over HTTPS on this port (0: off); the certificate comes from "
+                   "a platform CA made on first start unless --tls-cert/--tls-key are given.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), envvar="PYROKU_TLS_CERT",
+              default=None, help="Your own certificate (PEM, with its chain) for the HTTPS port.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), envvar="PYROKU_TLS_KEY",
+              default=None, help="The private key of --tls-cert.")
 def server_command(
     data_dir: Path, api_host: str, api_port: int, router_port: int, domain: str,
     database_url: str | None, rate_limit: int, runtime: str, runtime_dir: Path, rendezvous_port: int,
+    build_timeout: int, build_concurrency: int, slug_max_mb: int, tls_port: int, tls_cert: Path | None,
+    tls_key: Path | None,
 ) -> None:
     """Run the Pyroku platform in the foreground."""
     config = ServerConfig(
@@ -45,10 +60,15 @@ def server_command(
         domain=domain, database_url=database_url, rate_limit=rate_limit,
         runtime="none" if runtime == "none" else "runc", runtime_dir=runtime_dir, rendezvous_port=rendezvous_port,
         dyno_network=DynoNetwork.from_env(),
+        builds=BuildSettings.from_env(timeout=float(build_timeout), max_concurrent=build_concurrency,
+                                      slug_max_mb=slug_max_mb),
         dynos=_manager_config(),
+        tls_port=tls_port, tls_cert=tls_cert, tls_key=tls_key,
         admin_email=os.environ.get("PYROKU_ADMIN_EMAIL"),
         admin_password=os.environ.get("PYROKU_ADMIN_PASSWORD"),
     )
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
     serve(config)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -35,6 +35,39 @@ class DynoNetwork:
         )
 
 
+def _paths(text: str) -> tuple[Path, ...]:
+    return tuple(Path(p) for p in text.split(":") if p.strip())
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """How builds run: limits, where buildpacks may come from on this host, and the build
+    containers' own network (a subnet, interface prefix and nftables table apart from the dynos')."""
+
+    timeout: float = 15 * 60.0
+    max_concurrent: int = 2
+    memory_mb: int = 2048
+    slug_max_mb: int = 500
+    slug_warn_mb: int = 300
+    buildpack_dirs: tuple[Path, ...] = ()
+    subnet: str = "10.212.0.0/16"
+    interface_prefix: str = "pkb"
+    nft_table: str = "pyroku_build"
+
+    @classmethod
+    def from_env(cls, **overrides: float | int) -> BuildSettings:
+        env = os.environ
+        settings = cls(
+            memory_mb=int(env.get("PYROKU_BUILD_MEMORY_MB", cls.memory_mb)),
+            slug_warn_mb=int(env.get("PYROKU_SLUG_WARN_MB", cls.slug_warn_mb)),
+            buildpack_dirs=_paths(env.get("PYROKU_BUILDPACK_DIRS", "")),
+            subnet=env.get("PYROKU_BUILD_SUBNET", cls.subnet),
+            interface_prefix=env.get("PYROKU_BUILD_INTERFACE_PREFIX", cls.interface_prefix),
+            nft_table=env.get("PYROKU_BUILD_NFT_TABLE", cls.nft_table),
+        )
+        return replace(settings, **overrides)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     data_dir: Path
@@ -50,6 +83,10 @@ class ServerConfig:
     runtime_dir: Path = Path("/run/pyroku/runtime")
     rendezvous_port: int = 0  # 0: any free port
     dyno_network: DynoNetwork = DynoNetwork()
+    builds: BuildSettings = BuildSettings()
+    tls_port: int = 0  # HTTPS for the API and git: 0 is off
+    tls_cert: Path | None = None  # the operator's own certificate (else one from the platform CA)
+    tls_key: Path | None = None
     dynos: ManagerConfig | None = None  # the dyno manager's timings; None: Heroku's defaults
 
     @property

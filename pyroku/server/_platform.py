@@ -7,20 +7,43 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Iterator
 
 import click
 import uvicorn
+from sqlalchemy import select
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pyroku.api import ApiContext, PublicUrls, RateLimiter, build_api
+from pyroku.api import ApiContext, PublicUrls, RateLimiter, blob_app, build_api, is_blob_path
+from pyroku.build import BuildConfig, BuildService, SlugLimits
 from pyroku.dynos import DynoControl, DynoManager, DynoView, Rendezvous
+from pyroku.git import (
+    GitEndpoint,
+    PushReceiver,
+    Repositories,
+    TlsFiles,
+    ensure_certificates,
+    is_git_path,
+    is_tls_path,
+    operator_certificates,
+    tls_info_app,
+)
 from pyroku.logs import DrainSpec, Logplex
-from pyroku.runtime import ContainerRuntime, NetworkConfig, RuncRuntime, RuntimeConfig
+from pyroku.runtime import (
+    BuildRunner,
+    BuildRuntimeConfig,
+    ContainerRuntime,
+    NetworkConfig,
+    RuncBuildRunner,
+    RuncRuntime,
+    RuntimeConfig,
+)
 from pyroku.runtime.stack import DEFAULT_STACKS_DIR, STACK_NAME
 from pyroku.server._config import ServerConfig
 from pyroku.server._router_process import RouterProcess
 from pyroku.server._routes import RoutesPublisher
 from pyroku.slugs import LocalSlugStore
-from pyroku.state import Database, list_drains
+from pyroku.state import App, Database, Release, list_drains, list_formation
 
 log = logging.getLogger("pyroku.server")
 
@@ -53,6 +76,116 @@ class Platform:
             limiter=RateLimiter(config.rate_limit),
             on_change=self._app_changed,
         )
+        self._dynos_changed = asyncio.Event()
+        runner = self._build_runner()
+        self.builds = BuildService(
+            db, self.slugs, runner, self._build_config(),
+            announce=self.api.announce, on_change=self._app_changed, web_url=self.api.urls.web_url,
+            wait_live=self._wait_live, unavailable=self._builds_unavailable,
+        )
+        self.repositories = Repositories(data / "repos")
+        self.receiver = PushReceiver(data / "git.sock", self.repositories, self.builds)
+        self.git = GitEndpoint(db, self.repositories, self.receiver)
+        self.tls = self._tls_files()
+
+    # ---- builds -------------------------------------------------------------------------------
+
+    _builds_unavailable = ""
+
+    def _build_config(self) -> BuildConfig:
+        settings = self.config.builds
+        mb = 1024 * 1024
+        return BuildConfig.under(
+            self.config.data_dir,
+            timeout=settings.timeout,
+            memory_mb=settings.memory_mb,
+            max_concurrent=settings.max_concurrent,
+            slug_limits=SlugLimits(max_bytes=settings.slug_max_mb * mb,
+                                   warn_bytes=min(settings.slug_warn_mb, settings.slug_max_mb) * mb),
+            local_buildpack_roots=settings.buildpack_dirs,
+        )
+
+    def _build_runner(self) -> BuildRunner | None:
+        if self.config.runtime == "none":
+            self._builds_unavailable = "the server was started with --runtime none"
+            return None
+        settings = self.config.builds
+        try:
+            return RuncBuildRunner(BuildRuntimeConfig(
+                state_dir=self.config.runtime_dir / "builds",
+                stack_dir=DEFAULT_STACKS_DIR / STACK_NAME,
+                network=NetworkConfig(
+                    subnet=settings.subnet, interface_prefix=settings.interface_prefix,
+                    nft_table=settings.nft_table,
+                    blocked_networks=("169.254.0.0/16", self.config.dyno_network.subnet),
+                ),
+                cgroup_parent="/" + settings.nft_table,
+            ))
+        except Exception as exc:  # the API still serves, and says why builds cannot run
+            self._builds_unavailable = str(exc)
+            click.echo(f"Builds are disabled: {exc}", err=True)
+            return None
+
+    async def _wait_live(self, app_id: str, version: int, timeout: float) -> list[str]:
+        """Wait for release `version` to serve (its web dynos up) and say how it went."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            changed = self._dynos_changed
+            status, webs = await asyncio.to_thread(self._release_state, app_id, version)
+            if status == "failed":
+                return [f" !     Release v{version} failed in its release phase: the previous release keeps "
+                        f"running. See `pyroku releases:output v{version}`."]
+            if status == "succeeded":
+                if webs == 0 or self.manager is None:
+                    return []
+                dynos = [d for d in self.manager.dynos(app_id) if d.type == "web" and not d.one_off
+                         and d.release_version >= version]
+                if any(d.state == "up" for d in dynos):
+                    await asyncio.sleep(0.3)  # routers reload the published table within 250 ms
+                    return []
+                crashed = [d.name for d in dynos if d.state == "crashed"]
+                if crashed and len(crashed) == len(dynos):
+                    return [f" !     {', '.join(crashed)} crashed while starting: see `pyroku logs`."]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return [f" !     v{version} is not serving yet after {timeout:g} s: see `pyroku logs --tail`."]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
+
+    def _release_state(self, app_id: str, version: int) -> tuple[str, int]:
+        with self.db.read() as session:
+            release = session.scalar(select(Release).where(Release.app_id == app_id, Release.version == version))
+            app = session.get(App, app_id)
+            if release is None or app is None:
+                return "failed", 0
+            webs = sum(f.quantity for f in list_formation(session, app) if f.type == "web")
+            return release.status, webs
+
+    def _on_dynos_changed(self) -> None:
+        self.routes.changed()
+        self._dynos_changed.set()
+        self._dynos_changed = asyncio.Event()
+
+    def _serve(self) -> ASGIApp:
+        """The API port: `/<app>.git/...` to the git endpoint, secret-URL blobs and build output
+        beside the API, everything else to the API."""
+        return _dispatch(build_api(self.api, self.builds), self.git, blob_app(self.builds, self.db),
+                         tls_info_app(self.tls, self.config.tls_port))
+
+    def _tls_files(self) -> TlsFiles | None:
+        config = self.config
+        if not config.tls_port:
+            return None
+        if config.tls_cert is not None and config.tls_key is not None:
+            files = operator_certificates(config.tls_cert, config.tls_key)
+        else:
+            names = ["localhost", "127.0.0.1", config.api_host, config.domain]
+            wildcard = ("0.0.0.0", "::")  # noqa: S104 - not names a client connects to
+            files = ensure_certificates(config.data_dir / "tls", [n for n in names if n not in wildcard])
+        where = f"; clients trust the platform CA {files.ca}" if files.ca else ""
+        click.echo(f"HTTPS (API and git) on https://{config.api_host}:{config.tls_port}{where}")
+        return files
 
     def _routable(self) -> dict[str, list[DynoView]]:
         return self.manager.routable() if self.manager else {}
@@ -96,15 +229,26 @@ class Platform:
             self.logplex.set_drains(app_id, specs)
 
     async def run(self) -> None:
+        app = self._serve()
         server = uvicorn.Server(uvicorn.Config(
-            build_api(self.api), host=self.config.api_host, port=self.config.api_port,
+            app, host=self.config.api_host, port=self.config.api_port,
             log_level="warning", access_log=False, lifespan="off",
+            timeout_graceful_shutdown=5,  # `logs --tail` streams never end by themselves
         ))
+        https: _Companion | None = None
+        if self.tls is not None:
+            https = _Companion(uvicorn.Config(
+                app, host=self.config.api_host, port=self.config.tls_port, log_level="warning", access_log=False,
+                lifespan="off", timeout_graceful_shutdown=5,
+                ssl_certfile=str(self.tls.cert), ssl_keyfile=str(self.tls.key),
+            ))
 
         def stop(_sig: int, _frame: object) -> None:
             # uvicorn handles the signal while serving and re-raises it when done; landing here
             # instead of the default handler lets the components below shut down cleanly.
             server.should_exit = True
+            if https is not None:
+                https.should_exit = True
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, stop)
@@ -115,13 +259,22 @@ class Platform:
             self._restore_drains()
             if runtime is not None:
                 self.manager = DynoManager(self.db, runtime, self.logplex, self.config.dynos,
-                                           on_routes_changed=self.routes.changed)
+                                           on_routes_changed=self._on_dynos_changed)
                 await self.rendezvous.start()
                 await self.manager.start()
                 self.api.dynos = DynoControl(self.manager, loop, self.rendezvous)
             await self.routes.start()
             await self.router.start()
-            await server.serve()
+            await self.builds.start()
+            await self.receiver.start()
+            serving_https = asyncio.ensure_future(https.serve()) if https is not None else None
+            try:
+                await server.serve()
+            finally:
+                if https is not None and serving_https is not None:
+                    https.should_exit = True
+                    with contextlib.suppress(Exception):
+                        await serving_https
         finally:
             await self._shutdown(runtime)
 
@@ -129,6 +282,8 @@ class Platform:
         """Stop the controller; dynos keep running for the next one to adopt."""
         with contextlib.suppress(Exception):
             await self.router.stop()
+        await self.receiver.close()
+        await self.builds.aclose()
         if self.manager is not None:
             await self.manager.close()
         await self.rendezvous.close()
@@ -137,6 +292,31 @@ class Platform:
         await self.logplex.close()
         self.db.dispose()
         sys.stdout.flush()
+
+
+class _Companion(uvicorn.Server):
+    """A second listener (HTTPS) on the same loop: the main server owns the signals and stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _dispatch(
+    api: ASGIApp, git: ASGIApp, blobs: ASGIApp, tls: ASGIApp
+) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if is_git_path(path):
+            await git(scope, receive, send)
+        elif is_blob_path(path):
+            await blobs(scope, receive, send)
+        elif is_tls_path(path):
+            await tls(scope, receive, send)
+        else:
+            await api(scope, receive, send)
+
+    return app
 
 
 def run_platform(config: ServerConfig, db: Database) -> None:

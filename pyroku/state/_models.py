@@ -159,3 +159,39 @@ class LogDrain(Timestamped, Base):
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(Text)
     token: Mapped[str] = mapped_column(String(64))
+
+
+class Build(Timestamped, Base):
+    """One run of the slug compiler for an app: from a git push or `POST /apps/{app}/builds`.
+
+    `status` is pending → succeeded | failed; a success records the slug and release it made.
+    `output_token` is the secret in the build's `output_stream_url`."""
+
+    __tablename__ = "builds"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source_version: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    source_checksum: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    buildpacks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    stack: Mapped[str] = mapped_column(String(32))
+    slug_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    release_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    output_token: Mapped[str] = mapped_column(String(64))
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class BuildpackInstallation(Timestamped, Base):
+    """The app's buildpacks, in order (none: the bundled ones are tried until one detects)."""
+
+    __tablename__ = "buildpack_installations"
+    __table_args__ = (UniqueConstraint("app_id", "ordinal"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)
