@@ -62,6 +62,7 @@ class Dyno:
     one_off: bool = False
     exited: asyncio.Future[int | None] | None = None  # attached one-offs: the exit status, at exit
     release_for: int | None = None  # a release phase: the version it decides
+    draining: bool = False  # out of the routing table, about to be stopped
     mem_checked: float = 0.0
     mem_warned: float = 0.0
 
@@ -161,8 +162,12 @@ class DynoManager:
         return [_view(d) for a in apps for d in self._dynos.get(a, [])]
 
     def routable(self) -> dict[str, list[DynoView]]:
-        """Per app, its web dynos (any state: the router waits for `starting`, sees `crashed`)."""
-        return {a: [v for v in self.dynos(a) if v.type == "web"] for a in self._dynos}
+        """Per app, its web dynos (any state: the router waits for `starting`, sees `crashed`),
+        less those being drained before a stop."""
+        return {
+            a: [_view(d) for d in dynos if d.is_web and not d.draining]
+            for a, dynos in self._dynos.items()
+        }
 
     # ---- the loop ------------------------------------------------------------------------------
 
@@ -263,6 +268,13 @@ class DynoManager:
             await self._wait_up([d for d in started if d is not None])
             replaced = set(webs)
             to_start = [n for n in to_start if n not in replaced]
+            # Take the old ones out of the routing table and let the routers see it before SIGTERM,
+            # so no request is sent to a dyno that is shutting down.
+            for d in stale:
+                if d.is_web:
+                    d.draining = True
+            self._routes_changed()
+            await asyncio.sleep(self.config.route_propagation)
         work: list[Coroutine[Any, Any, object]] = []
         for d in stale:
             restart = d.name in desired and d.name not in replaced

@@ -28,6 +28,7 @@ class ManagerConfig:
     tick: float = 0.25  # how often timers (boot, backoff, cycling, memory) are checked
     memory_check: float = 5.0  # R14 sampling period
     memory_warn_every: float = 30.0
+    route_propagation: float = 1.0  # routers re-read the table within this; old web dynos wait it out
     release_phase_timeout: float = 3600.0  # a release command still running is stopped: release failed
 
 

@@ -29,7 +29,8 @@ from pyroku.state import (
 from tests.dynos.fake_runtime import FakeRuntime
 
 CONFIG = ManagerConfig(boot_timeout=60, stop_grace=30, backoff_base=20, backoff_max=80, backoff_reset=600,
-                       cycle_base=86400, cycle_jitter=0, tick=0.005, memory_check=5, memory_warn_every=30)
+                       cycle_base=86400, cycle_jitter=0, tick=0.005, memory_check=5, memory_warn_every=30,
+                       route_propagation=0.01)
 
 
 class Clock:
