@@ -38,6 +38,7 @@ class ServerProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     runtime: str = "none"  # "runc" for servers whose tests run real dynos
     router_port: int = field(default_factory=lambda: free_port())
+    router_https_port: int = 0  # off unless a test asks for it
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
     _admin_token: str | None = None
@@ -78,7 +79,8 @@ class ServerProcess:
         env.update(self.extra_env)
         port = self.api_url.rsplit(":", 1)[1]
         argv = [PYROKU, "server", "--data-dir", str(self.data_dir), "--api-port", port,
-                "--router-port", str(self.router_port), "--runtime", self.runtime, "--rendezvous-port", "0"]
+                "--router-port", str(self.router_port), "--router-https-port", str(self.router_https_port),
+                "--runtime", self.runtime, "--rendezvous-port", "0"]
         if self.database_url:
             argv += ["--database-url", self.database_url]
         self.log_path = self.data_dir.parent / f"server-{port}.log"
@@ -106,7 +108,8 @@ class ServerProcess:
 
 
 def start_server(
-    tmp: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None, runtime: str = "none"
+    tmp: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None, runtime: str = "none",
+    router_https: bool = False,
 ) -> ServerProcess:
     data_dir = tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -118,6 +121,7 @@ def start_server(
         database_url=database_url,
         extra_env=extra_env or {},
         runtime=runtime,
+        router_https_port=free_port() if router_https else 0,
     )
     server.start()
     return server

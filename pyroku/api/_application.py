@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from pyroku import __version__
-from pyroku.api import _accounts, _apps, _builds, _domains, _dynos, _logs, _slugs
+from pyroku.api import _accounts, _apps, _builds, _certs, _domains, _dynos, _logs, _slugs
 from pyroku.api._context import ApiContext
 from pyroku.api._errors import install_error_handlers
 from pyroku.api._middleware import ApiConventions
@@ -28,6 +28,7 @@ def build_api(ctx: ApiContext, builds: BuildService | None = None) -> FastAPI:
     api.include_router(_accounts.router)
     api.include_router(_apps.router)
     api.include_router(_domains.router)
+    api.include_router(_certs.router)
     api.include_router(_logs.router)
     api.include_router(_slugs.router)
     api.include_router(_dynos.router)

@@ -22,6 +22,7 @@ from pyroku.state import (
     LogDrain,
     Release,
     Slug,
+    SniEndpoint,
     User,
 )
 
@@ -231,4 +232,18 @@ def dyno(app: App, d: DynoView, attach_url: str | None) -> dict[str, Any]:
         "release": {"version": d.release_version},
         "created_at": ts(d.started_at.replace(tzinfo=None)),
         "updated_at": ts(d.started_at.replace(tzinfo=None)),
+    }
+
+
+def sni_endpoint(app: App, c: SniEndpoint) -> dict[str, Any]:
+    """A certificate as the API shows it; the private key never leaves the platform."""
+    return {
+        "id": c.id,
+        "name": c.name,
+        "certificate_chain": c.certificate_chain,
+        "domains": list(c.domains),
+        "ssl_cert": {"cert_domains": list(c.domains), "expires_at": ts(c.expires_at), "subject": c.subject},
+        "app": app_ref(app),
+        "created_at": ts(c.created_at),
+        "updated_at": ts(c.updated_at),
     }

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
               show_default=True)
 @click.option("--router-port", type=click.IntRange(1, 65535), envvar="PYROKU_ROUTER_PORT", default=8080,
               show_default=True)
+@click.option("--router-https-port", type=click.IntRange(0, 65535), envvar="PYROKU_ROUTER_HTTPS_PORT",
+              default=8443, show_default=True,
+              help="The router's HTTPS listener (0: off): per-domain certificates by SNI, else a self-signed one.")
 @click.option("--domain", envvar="PYROKU_DOMAIN", default="localhost", show_default=True,
               help="Apps are served at APP.DOMAIN.")
 @click.option("--database-url", envvar="PYROKU_DATABASE_URL", default=None,
@@ -49,7 +52,7 @@ if TYPE_CHECKING:
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), envvar="PYROKU_TLS_KEY",
               default=None, help="The private key of --tls-cert.")
 def server_command(
-    data_dir: Path, api_host: str, api_port: int, router_port: int, domain: str,
+    data_dir: Path, api_host: str, api_port: int, router_port: int, router_https_port: int, domain: str,
     database_url: str | None, rate_limit: int, runtime: str, runtime_dir: Path, rendezvous_port: int,
     build_timeout: int, build_concurrency: int, slug_max_mb: int, tls_port: int, tls_cert: Path | None,
     tls_key: Path | None,
@@ -57,7 +60,7 @@ def server_command(
     """Run the Pyroku platform in the foreground."""
     config = ServerConfig(
         data_dir=data_dir, api_host=api_host, api_port=api_port, router_port=router_port,
-        domain=domain, database_url=database_url, rate_limit=rate_limit,
+        router_https_port=router_https_port, domain=domain, database_url=database_url, rate_limit=rate_limit,
         runtime="none" if runtime == "none" else "runc", runtime_dir=runtime_dir, rendezvous_port=rendezvous_port,
         dyno_network=DynoNetwork.from_env(),
         builds=BuildSettings.from_env(timeout=float(build_timeout), max_concurrent=build_concurrency,

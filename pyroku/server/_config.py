@@ -74,6 +74,7 @@ class ServerConfig:
     api_host: str = "127.0.0.1"
     api_port: int = 5000
     router_port: int = 8080
+    router_https_port: int = 8443  # 0: no HTTPS listener
     domain: str = "localhost"
     database_url: str | None = None
     rate_limit: int = 4500  # API requests per account per hour

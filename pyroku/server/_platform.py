@@ -60,10 +60,12 @@ class Platform:
         uploads = data / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
         self.manager: DynoManager | None = None
-        self.routes = RoutesPublisher(db, data / "routes.json", config.domain, self._routable)
+        self.routes = RoutesPublisher(db, data / "routes.json", config.domain, self._routable, data / "certs")
         self.router = RouterProcess(
             ["--table", str(data / "routes.json"), "--port", str(config.router_port), "--host", config.api_host,
-             "--log-socket", str(self.logplex.socket_path), "--metrics-dir", str(data)],
+             "--log-socket", str(self.logplex.socket_path), "--metrics-dir", str(data),
+             "--cert-dir", str(data / "router-certs"),
+             *(["--https-port", str(config.router_https_port)] if config.router_https_port else [])],
             pid_file=data / "router.pid", log_file=data / "router.log",
         )
         self.rendezvous = Rendezvous(config.api_host, config.rendezvous_port)

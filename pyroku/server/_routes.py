@@ -12,9 +12,9 @@ from typing import cast
 from sqlalchemy import select
 
 from pyroku.dynos import DynoView
-from pyroku.router import AppRoute, DynoRoute, RoutingTable, save_table
+from pyroku.router import AppRoute, CertFiles, DynoRoute, RoutingTable, save_table
 from pyroku.router.table import DYNO_STATES, DynoState
-from pyroku.state import App, Database, Domain, Formation, Release
+from pyroku.state import App, Database, Domain, Formation, Release, SniEndpoint, list_certs
 
 log = logging.getLogger("pyroku.server.routes")
 
@@ -23,10 +23,11 @@ _COALESCE = 0.02  # seconds: changes within this window publish once
 
 class RoutesPublisher:
     def __init__(
-        self, db: Database, path: Path, domain: str, dynos: Callable[[], dict[str, list[DynoView]]]
+        self, db: Database, path: Path, domain: str, dynos: Callable[[], dict[str, list[DynoView]]], cert_dir: Path
     ) -> None:
         self._db = db
         self._path = path
+        self._cert_dir = cert_dir
         self._domain = domain
         self._dynos = dynos
         self._version = 0
@@ -64,6 +65,11 @@ class RoutesPublisher:
             domains: dict[str, list[str]] = {}
             for d in session.scalars(select(Domain)):
                 domains.setdefault(d.app_id, []).append(d.hostname)
+            certs: dict[str, list[CertFiles]] = {}
+            rows = list_certs(session)
+            for cert in rows:
+                certs.setdefault(cert.app_id, []).append(self._cert_files(cert))
+            self._forget_certs_except({cert.id for cert in rows})
             webs = {f.app_id: f.quantity for f in session.scalars(select(Formation).where(Formation.type == "web"))}
             heads: dict[str, Release] = {}
             for rel in session.scalars(select(Release).where(Release.status == "succeeded")):
@@ -85,5 +91,24 @@ class RoutesPublisher:
                     ),
                     error_page_url=config.get("ERROR_PAGE_URL"),
                     maintenance_page_url=config.get("MAINTENANCE_PAGE_URL"),
+                    certs=tuple(certs.get(app.id, [])),
                 )
         return routes
+
+    def _forget_certs_except(self, ids: set[str]) -> None:
+        if self._cert_dir.is_dir():
+            for path in self._cert_dir.iterdir():
+                if path.name.split(".", 1)[0] not in ids:
+                    path.unlink(missing_ok=True)
+
+    def _cert_files(self, cert: SniEndpoint) -> CertFiles:
+        """The certificate as files the router can load (written once; ids are never reused)."""
+        self._cert_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        chain, key = self._cert_dir / f"{cert.id}.crt", self._cert_dir / f"{cert.id}.key"
+        if not key.exists():
+            chain.write_text(cert.certificate_chain)
+            tmp = key.with_suffix(".part")
+            tmp.touch(mode=0o600)
+            tmp.write_text(cert.private_key)
+            tmp.rename(key)
+        return CertFiles(str(chain), str(key), tuple(cert.domains))

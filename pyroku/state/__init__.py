@@ -38,6 +38,7 @@ from pyroku.state._builds import (
     list_builds,
     set_buildpacks,
 )
+from pyroku.state._certs import add_cert, find_cert, list_certs, remove_cert
 from pyroku.state._database import Database
 from pyroku.state._deploys import (
     Scaled,
@@ -81,6 +82,7 @@ from pyroku.state._models import (
     LogDrain,
     Release,
     Slug,
+    SniEndpoint,
     User,
 )
 from pyroku.state._releases import (
@@ -115,9 +117,11 @@ __all__ = [
     "Release",
     "Scaled",
     "Slug",
+    "SniEndpoint",
     "StateError",
     "Unauthorized",
     "User",
+    "add_cert",
     "add_collaborator",
     "add_domain",
     "add_drain",
@@ -137,6 +141,7 @@ __all__ = [
     "find_app",
     "find_authorization",
     "find_build",
+    "find_cert",
     "find_collaborator",
     "find_domain",
     "find_drain",
@@ -153,6 +158,7 @@ __all__ = [
     "list_authorizations",
     "list_buildpacks",
     "list_builds",
+    "list_certs",
     "list_collaborators",
     "list_domains",
     "list_drains",
@@ -162,6 +168,7 @@ __all__ = [
     "parse_quantity",
     "release_process_types",
     "release_slug",
+    "remove_cert",
     "remove_collaborator",
     "remove_domain",
     "remove_drain",

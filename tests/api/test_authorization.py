@@ -23,6 +23,7 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("post", "/apps/{app}/log-sessions"): {"lines": 10},
     ("post", "/apps/{app}/slugs"): {"process_types": {"web": "x"}},
     ("post", "/apps/{app}/dynos"): {"command": "ls"},
+    ("post", "/apps/{app}/sni-endpoints"): {"certificate_chain": "x", "private_key": "y"},
 }
 
 
@@ -75,7 +76,7 @@ def test_a_stranger_learns_nothing_and_changes_nothing(server: ServerProcess) ->
         values = {"app": name, "release": "1", "process_type": "web", "collaborator": owner_email,
                   "stranger": stranger_email, "domain": f"{name}.example.com", "feature": "preboot",
                   "drain": drain_id, "slug": slug_id,
-                  "dyno": "web.1", "build": "00000000-0000-4000-8000-000000000000"}
+                  "dyno": "web.1", "cert": "cert-00000000", "build": "00000000-0000-4000-8000-000000000000"}
         seen = _call(server, stranger, method, path, values)
         missing = _call(server, stranger, method, path, {**values, "app": "no-such-app-" + secrets.token_hex(3)})
         # exactly what a non-existent app answers: the app's existence does not leak

@@ -96,3 +96,23 @@ def test_drains_domains_and_features(server: ServerProcess, tmp_path: Path) -> N
     user.ok("features:enable", "preboot", "-a", name, env=key)
     assert "[+]  preboot" in user.ok("features", "-a", name, env=key)
     assert "Couldn't find that feature" in user.fails("features:enable", "warp-drive", "-a", name, env=key)
+
+
+def test_certs_add_list_remove(server: ServerProcess, tmp_path: Path) -> None:
+    user, name, token = _user_with_app(server, tmp_path)
+    key = {"PYROKU_API_KEY": token}
+    host = f"secure.{name}.example.org"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
+                    f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}", "-keyout", str(tmp_path / "k.pem"),
+                    "-out", str(tmp_path / "c.pem")], check=True, capture_output=True)
+    added = user.ok("certs:add", str(tmp_path / "c.pem"), str(tmp_path / "k.pem"), "--domain", host, "-a", name,
+                    env=key)
+    assert f"Certificate for {host}" in added
+    assert host in user.ok("domains", "-a", name, env=key)  # --domain routed it too
+    listing = user.ok("certs", "-a", name, env=key)
+    cert_name = re.search(r"(cert-[0-9a-f]{8})", listing)
+    assert cert_name and host in listing
+    user.ok("certs:remove", cert_name[1], "-a", name, env=key)
+    assert host not in user.ok("certs", "-a", name, env=key)
+    assert "does not match" in user.fails("certs:add", str(tmp_path / "c.pem"), str(tmp_path / "c.pem"),
+                                          "-a", name, env=key)

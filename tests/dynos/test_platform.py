@@ -62,7 +62,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess
         "PYROKU_DYNO_NFT_TABLE": "pyroku_e2e",
         "PYROKU_RUNTIME_DIR": str(runtime_dir),
     }
-    server = start_server(tmp_path_factory.mktemp("platform"), extra_env=env, runtime="runc")
+    server = start_server(tmp_path_factory.mktemp("platform"), extra_env=env, runtime="runc", router_https=True)
     yield server
     with server.client(server.admin_token) as c:  # stop every dyno before the server goes
         for app in c.get("/apps").json():
@@ -339,3 +339,49 @@ def test_release_phase_runs_before_the_switch_and_a_failure_keeps_the_old_releas
                      {"app.py": APP_PY})
     wait_for(lambda: status(passing) == "succeeded", "the passing release phase")
     wait_for(lambda: answers(platform, name) == 200 and get(platform, name).text.endswith(" v3"), "v3 live")
+
+
+def _self_signed(tmp_path: Path, hostname: str) -> tuple[str, str]:
+    cert, key = tmp_path / f"{hostname}.crt", tmp_path / f"{hostname}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
+                    f"/CN={hostname}", "-addext", f"subjectAltName=DNS:{hostname}", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    return cert.read_text(), key.read_text()
+
+
+def test_custom_domain_over_https_with_its_own_certificate(platform: ServerProcess, tmp_path: Path) -> None:
+    import ssl
+
+    _, token = platform.create_user()
+    name = "sni-" + secrets.token_hex(3)
+    host = f"www.{name}.example.org"
+    with platform.client(token) as c:
+        assert c.post("/apps", json={"name": name}).status_code == 201
+        assert c.post(f"/apps/{name}/domains", json={"hostname": host}).status_code == 201
+    deploy(platform, token, name, {"web": "python3 app.py"}, {"app.py": APP_PY})
+    chain, key = _self_signed(tmp_path, host)
+    _, other_key = _self_signed(tmp_path, "other.example.org")
+    with platform.client(token) as c:
+        mismatch = c.post(f"/apps/{name}/sni-endpoints", json={"certificate_chain": chain, "private_key": other_key})
+        assert mismatch.status_code == 422 and "does not match" in mismatch.json()["message"]
+        added = c.post(f"/apps/{name}/sni-endpoints", json={"certificate_chain": chain, "private_key": key})
+        assert added.status_code == 201, added.text
+        assert added.json()["domains"] == [host] and "private_key" not in added.json()
+    wait_for(lambda: answers(platform, name) == 200, "the app up")
+    context = ssl.create_default_context(cafile=str(tmp_path / f"{host}.crt"))
+
+    def fetch() -> str:
+        try:
+            with socket.create_connection(("127.0.0.1", platform.router_https_port), timeout=10) as raw, \
+                    context.wrap_socket(raw, server_hostname=host) as tls:
+                tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+                return tls.makefile("rb").read().decode()
+        except (ssl.SSLError, OSError):
+            return ""
+
+    # the certificate verifies against our own (so it is the one served for this SNI name)
+    response = wait_for(lambda: "hello from web.1" in (r := fetch()) and r, "HTTPS with the app's certificate")
+    assert response.startswith("HTTP/1.1 200")
+    with platform.client(token) as c:
+        assert c.delete(f"/apps/{name}/sni-endpoints/{added.json()['id']}").status_code == 200
+    wait_for(lambda: fetch() == "", "the default certificate again (which our CA does not verify)")
