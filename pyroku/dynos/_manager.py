@@ -31,7 +31,7 @@ from pyroku.runtime import (
     SyslogLogTarget,
 )
 from pyroku.sizes import DEFAULT_SIZE, DynoSize
-from pyroku.state import RELEASE_PHASE, Database, finish_release_phase
+from pyroku.state import RELEASE_PHASE, Database, dyno_started, dyno_stopped, finish_release_phase
 
 log = logging.getLogger("pyroku.dynos")
 
@@ -329,6 +329,7 @@ class DynoManager:
         dyno.address = handle.address
         dyno.started = self._clock()
         dyno.started_at = handle.started_at
+        self._metered_start(dyno)
         dyno.cycle_at = dyno.started + cycle_after(self.config, self._rng)
         if not dyno.is_web:
             self._set_state(dyno, "up")
@@ -386,8 +387,25 @@ class DynoManager:
             self._spawn(self._forget(handle_id))
 
     async def _forget(self, handle_id: str) -> None:
+        """The dyno's container is gone: free it, and close its metering record."""
         with contextlib.suppress(ContainerRuntimeError):
             await self._runtime.remove(handle_id)
+        await self._record(dyno_stopped, handle_id, datetime.now(UTC))
+
+    def _metered_start(self, dyno: Dyno) -> None:
+        assert dyno.handle_id is not None
+        self._spawn(self._record(dyno_started, dyno.handle_id, dyno.app_id, dyno.name, dyno.size.name,
+                                 dyno.started_at))
+
+    async def _record(self, change: Callable[..., None], *args: object) -> None:
+        def write() -> None:
+            with self._db.write() as session:
+                change(session, *args)
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception:  # metering must never stop dynos from being managed
+            log.exception("recording dyno usage failed")
 
     # ---- exits ---------------------------------------------------------------------------------
 
@@ -450,6 +468,7 @@ class DynoManager:
             return
         dyno.handle_id = handle.id
         dyno.started, dyno.started_at = self._clock(), handle.started_at
+        self._metered_start(dyno)
         dyno.cycle_at = dyno.started + self.config.release_phase_timeout
         self._set_state(dyno, "up")
 
@@ -597,6 +616,7 @@ class DynoManager:
             raise InvalidDynoRequest(f"The dyno could not start: {exc}") from exc
         dyno.handle_id = handle.id
         dyno.started, dyno.started_at = self._clock(), handle.started_at
+        self._metered_start(dyno)
         dyno.cycle_at = dyno.started + min(time_to_live or self.config.cycle_base, self.config.cycle_base)
         self._set_state(dyno, "up")
         url = None

@@ -78,6 +78,7 @@ from pyroku.state._models import (
     BuildpackInstallation,
     Collaborator,
     Domain,
+    DynoUsage,
     Formation,
     LogDrain,
     Release,
@@ -94,6 +95,7 @@ from pyroku.state._releases import (
     list_releases,
     set_config,
 )
+from pyroku.state._usage import dyno_started, dyno_stopped, usage_for
 
 __all__ = [
     "FEATURES",
@@ -107,6 +109,7 @@ __all__ = [
     "Conflict",
     "Database",
     "Domain",
+    "DynoUsage",
     "Forbidden",
     "Formation",
     "FormationUpdate",
@@ -135,6 +138,8 @@ __all__ = [
     "current_version",
     "delete_app",
     "discard_slug",
+    "dyno_started",
+    "dyno_stopped",
     "fail_pending_builds",
     "feature_enabled",
     "feature_states",
@@ -180,5 +185,6 @@ __all__ = [
     "slug_for_upload",
     "update_app",
     "update_formation",
+    "usage_for",
     "visible_apps",
 ]

@@ -210,3 +210,16 @@ class SniEndpoint(Timestamped, Base):
     domains: Mapped[list[str]] = mapped_column(JSON, default=list)
     subject: Mapped[str] = mapped_column(Text, default="")
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class DynoUsage(Base):
+    """One dyno's run, for metering: dyno-seconds per app and account by size."""
+
+    __tablename__ = "dyno_usage"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the runtime's dyno id
+    app_id: Mapped[str] = mapped_column(String(36), index=True)  # kept after the app is destroyed
+    dyno_name: Mapped[str] = mapped_column(String(64))
+    size: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

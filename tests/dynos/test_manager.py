@@ -145,6 +145,16 @@ def test_deploy_starts_web_and_scaling_adds_and_removes_dynos(tmp_path: Path) ->
         ]
         assert [v.name for v in w.manager.routable()[w.app_id]] == ["web.1"]
 
+        def usage() -> dict[str, tuple[str, bool]]:
+            from pyroku.state import usage_for
+
+            with w.db.read() as s:
+                return {u.dyno_name: (u.size, u.stopped_at is not None) for u in usage_for(s, w.app_id)}
+
+        # metering: every run of a dyno is recorded with its size, closed when it stops
+        await until(lambda: usage().get("worker.1") == ("Standard-1X", True), "the worker's usage closed")
+        assert usage()["web.1"] == ("Standard-1X", False) and usage()["web.3"][1] is True
+
     run(tmp_path, scenario)
 
 
