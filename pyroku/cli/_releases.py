@@ -104,11 +104,11 @@ def releases(app: str, num: int, as_json: bool) -> None:
 
 
 def _get_release(client: APIClient, app: str, release: str | None) -> JSONObject:
-    if release is None:
+    if release is None:  # the newest, fetched on its own: listings omit per-release details
         newest = latest_release(client, app)
         if newest is None:
             raise CLIError(f"{app} has no releases")
-        return newest
+        release = str(_version(newest))
     found: JSONObject = client.get(path("/apps/{}/releases/{}", app, parse_release(release)))
     return found
 
