@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -203,3 +208,62 @@ def postgres() -> Iterator[PostgresServer]:
     proc.wait(30)
     log.close()
     shutil.rmtree(base, ignore_errors=True)
+
+
+# ---- servers with real dynos ---------------------------------------------------------------
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    """Poll `check` until it returns something true (and return that), or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop_all_dynos(server: ServerProcess) -> None:
+    """Scale every app to nothing and wait for its dynos to be gone (they outlive the server)."""
+    with server.client(server.admin_token) as c:
+        apps = [a["name"] for a in c.get("/apps").json()]
+        for app in apps:
+            formation = c.get(f"/apps/{app}/formation").json()
+            c.patch(f"/apps/{app}/formation",
+                    json={"updates": [{"type": f["type"], "quantity": 0} for f in formation]})
+        for app in apps:
+            wait_for(lambda a=app: not c.get(f"/apps/{a}/dynos").json(), "dynos to stop")
+
+
+@contextmanager
+def runc_platform(
+    tmp: Path, label: str, subnet: str, prefixes: tuple[str, str], extra_env: dict[str, str] | None = None,
+    router_https: bool = False,
+) -> Iterator[ServerProcess]:
+    """A server running real dynos and builds on its own private subnet (split between dynos and
+    builds), interface prefixes and nftables tables, so test platforms never meet each other or a
+    real Pyroku on the machine. Every dyno is stopped when it ends."""
+    if os.geteuid() != 0:
+        pytest.fail("dynos and builds need root (runc)")
+    dynos, builds = ipaddress.ip_network(subnet).subnets(prefixlen_diff=1)
+    shm = "/dev/shm" if os.path.ismount("/dev/shm") else None  # dyno state belongs on a tmpfs
+    runtime_dir = Path(tempfile.mkdtemp(prefix=f"pyroku-{label}-", dir=shm))
+    env = {
+        "PYROKU_DYNO_SUBNET": str(dynos),
+        "PYROKU_DYNO_INTERFACE_PREFIX": prefixes[0],
+        "PYROKU_DYNO_NFT_TABLE": f"pyroku_{label}",
+        "PYROKU_BUILD_SUBNET": str(builds),
+        "PYROKU_BUILD_INTERFACE_PREFIX": prefixes[1],
+        "PYROKU_BUILD_NFT_TABLE": f"pyroku_{label}_build",
+        "PYROKU_RUNTIME_DIR": str(runtime_dir),
+        **(extra_env or {}),
+    }
+    server = start_server(tmp, extra_env=env, runtime="runc", router_https=router_https)
+    try:
+        yield server
+    finally:
+        try:
+            stop_all_dynos(server)
+        finally:
+            server.stop()
+            shutil.rmtree(runtime_dir, ignore_errors=True)

@@ -115,6 +115,7 @@ class DynoManager:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self._wake = asyncio.Event()
+        self._metering = asyncio.Lock()
         self._rng = random.Random()
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -398,14 +399,16 @@ class DynoManager:
                                  dyno.started_at))
 
     async def _record(self, change: Callable[..., None], *args: object) -> None:
+        """Write a metering record; one at a time, in the order asked (a stop never overtakes its start)."""
         def write() -> None:
             with self._db.write() as session:
                 change(session, *args)
 
-        try:
-            await asyncio.to_thread(write)
-        except Exception:  # metering must never stop dynos from being managed
-            log.exception("recording dyno usage failed")
+        async with self._metering:
+            try:
+                await asyncio.to_thread(write)
+            except Exception:  # metering must never stop dynos from being managed
+                log.exception("recording dyno usage failed")
 
     # ---- exits ---------------------------------------------------------------------------------
 

@@ -153,7 +153,8 @@ def test_deploy_starts_web_and_scaling_adds_and_removes_dynos(tmp_path: Path) ->
 
         # metering: every run of a dyno is recorded with its size, closed when it stops
         await until(lambda: usage().get("worker.1") == ("Standard-1X", True), "the worker's usage closed")
-        assert usage()["web.1"] == ("Standard-1X", False) and usage()["web.3"][1] is True
+        await until(lambda: usage().get("web.3") == ("Standard-1X", True), "web.3's usage closed")
+        assert usage()["web.1"] == ("Standard-1X", False)
 
     run(tmp_path, scenario)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from tests.api.test_slugs import make_slug
-from tests.conftest import PYROKU, ServerProcess, start_server
+from tests.conftest import PYROKU, ServerProcess, runc_platform, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -41,38 +40,11 @@ http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).s
 """
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    if os.geteuid() != 0:
-        pytest.fail("dynos need root (runc)")
-    runtime_dir = Path(f"/dev/shm/pyroku-e2e-{secrets.token_hex(3)}")
-    env = {
-        "PYROKU_DYNO_SUBNET": "10.217.0.0/16",
-        "PYROKU_DYNO_INTERFACE_PREFIX": "pye",
-        "PYROKU_DYNO_NFT_TABLE": "pyroku_e2e",
-        "PYROKU_RUNTIME_DIR": str(runtime_dir),
-    }
-    server = start_server(tmp_path_factory.mktemp("platform"), extra_env=env, runtime="runc", router_https=True)
-    yield server
-    with server.client(server.admin_token) as c:  # stop every dyno before the server goes
-        for app in c.get("/apps").json():
-            c.patch(f"/apps/{app['name']}/formation",
-                    json={"updates": [{"type": f["type"], "quantity": 0} for f in
-                                      c.get(f"/apps/{app['name']}/formation").json()]})
-        for app in c.get("/apps").json():
-            wait_for(lambda a=app: not c.get(f"/apps/{a['name']}/dynos").json(), "dynos to stop")
-    server.stop()
-    shutil.rmtree(runtime_dir, ignore_errors=True)
+    with runc_platform(tmp_path_factory.mktemp("platform"), "e2e", "10.217.0.0/16", ("pye", "peb"),
+                       router_https=True) as server:
+        yield server
 
 
 def deploy(server: ServerProcess, token: str, name: str, types: dict[str, str], files: dict[str, str]) -> int:

@@ -4,17 +4,12 @@ registries (PyPI, npm) through the build containers' NAT, as a user's build woul
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import start_server
-from tests.dynos.test_platform import wait_for
+from tests.conftest import runc_platform
 from tests.git.test_push import Developer, Platform, dev, name, remote_lines, serves
 
 __all__ = ["dev"]  # the fixture, used here with this module's platform
@@ -82,29 +77,8 @@ app.listen(process.env.PORT, "0.0.0.0");
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    if os.geteuid() != 0:
-        pytest.fail("builds and dynos need root (runc)")
-    runtime_dir = Path(f"/dev/shm/pyroku-fw-{secrets.token_hex(3)}")
-    env = {
-        "PYROKU_DYNO_SUBNET": "10.219.0.0/18",
-        "PYROKU_DYNO_INTERFACE_PREFIX": "pyf",
-        "PYROKU_DYNO_NFT_TABLE": "pyroku_fw",
-        "PYROKU_BUILD_SUBNET": "10.219.128.0/18",
-        "PYROKU_BUILD_INTERFACE_PREFIX": "pfb",
-        "PYROKU_BUILD_NFT_TABLE": "pyroku_fw_build",
-        "PYROKU_RUNTIME_DIR": str(runtime_dir),
-    }
-    server = start_server(tmp_path_factory.mktemp("fw-platform"), extra_env=env, runtime="runc")
-    yield Platform(server, tmp_path_factory.mktemp("unused-packs"), 0)
-    with server.client(server.admin_token) as c:  # stop every dyno before the server goes
-        for app in c.get("/apps").json():
-            c.patch(f"/apps/{app['name']}/formation",
-                    json={"updates": [{"type": f["type"], "quantity": 0} for f in
-                                      c.get(f"/apps/{app['name']}/formation").json()]})
-        for app in c.get("/apps").json():
-            wait_for(lambda a=app: not c.get(f"/apps/{a['name']}/dynos").json(), "dynos to stop")
-    server.stop()
-    shutil.rmtree(runtime_dir, ignore_errors=True)
+    with runc_platform(tmp_path_factory.mktemp("fw-platform"), "fw", "10.219.0.0/16", ("pyf", "pfb")) as server:
+        yield Platform(server, tmp_path_factory.mktemp("unused-packs"), 0)
 
 
 def test_flask_with_gunicorn(dev: Developer) -> None:

@@ -18,8 +18,7 @@ import httpx
 import pytest
 
 from tests.build.support import git, git_repository, make_buildpack, make_wheel, write_tree
-from tests.conftest import PYROKU, ServerProcess, free_port, start_server
-from tests.dynos.test_platform import wait_for
+from tests.conftest import PYROKU, ServerProcess, free_port, runc_platform
 
 pytestmark = pytest.mark.slow
 
@@ -64,33 +63,12 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    if os.geteuid() != 0:
-        pytest.fail("builds and dynos need root (runc)")
-    runtime_dir = Path(f"/dev/shm/pyroku-git-{secrets.token_hex(3)}")
     packs = tmp_path_factory.mktemp("buildpacks")
-    env = {
-        "PYROKU_DYNO_SUBNET": "10.216.0.0/18",
-        "PYROKU_DYNO_INTERFACE_PREFIX": "pyg",
-        "PYROKU_DYNO_NFT_TABLE": "pyroku_git",
-        "PYROKU_BUILD_SUBNET": "10.216.128.0/18",
-        "PYROKU_BUILD_INTERFACE_PREFIX": "pgb",
-        "PYROKU_BUILD_NFT_TABLE": "pyroku_git_build",
-        "PYROKU_RUNTIME_DIR": str(runtime_dir),
-        "PYROKU_BUILDPACK_DIRS": str(packs),
-        "PYROKU_SLUG_MAX_MB": "1",
-        "PYROKU_TLS_PORT": str(free_port()),
-    }
-    server = start_server(tmp_path_factory.mktemp("git-platform"), extra_env=env, runtime="runc")
-    yield Platform(server, packs, int(env["PYROKU_TLS_PORT"]))
-    with server.client(server.admin_token) as c:  # stop every dyno before the server goes
-        for app in c.get("/apps").json():
-            c.patch(f"/apps/{app['name']}/formation",
-                    json={"updates": [{"type": f["type"], "quantity": 0} for f in
-                                      c.get(f"/apps/{app['name']}/formation").json()]})
-        for app in c.get("/apps").json():
-            wait_for(lambda a=app: not c.get(f"/apps/{a['name']}/dynos").json(), "dynos to stop")
-    server.stop()
-    shutil.rmtree(runtime_dir, ignore_errors=True)
+    tls_port = free_port()
+    env = {"PYROKU_BUILDPACK_DIRS": str(packs), "PYROKU_SLUG_MAX_MB": "1", "PYROKU_TLS_PORT": str(tls_port)}
+    with runc_platform(tmp_path_factory.mktemp("git-platform"), "git", "10.216.0.0/16", ("pyg", "pgb"),
+                       extra_env=env) as server:
+        yield Platform(server, packs, tls_port)
 
 
 @dataclass
