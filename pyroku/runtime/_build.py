@@ -39,7 +39,7 @@ from pyroku.runtime._cgroups import choose_engine, detect_layout
 from pyroku.runtime._config import Engine, NetworkConfig
 from pyroku.runtime._exceptions import ContainerRuntimeError, RuntimeUnavailable
 from pyroku.runtime._network import Lease, Leases, delete_veth, host_dns_servers, install_firewall
-from pyroku.runtime._oci import DEFAULT_PATH, INIT_PATH, _seccomp
+from pyroku.runtime._oci import DEFAULT_PATH, INIT_PATH, _seccomp, container_mounts
 from pyroku.runtime.stack import DEFAULT_STACKS_DIR, DYNO_GID, DYNO_UID, MANIFEST, STACK_NAME
 
 logger = logging.getLogger("pyroku.runtime.build")
@@ -333,24 +333,7 @@ def _container_config(
 ) -> dict[str, Any]:
     memory = spec.memory_mb * 2**20
     no_caps: list[str] = []
-    mounts: list[dict[str, Any]] = [
-        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",  # noqa: S108 - inside the container
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",  # noqa: S108 - inside the container
-         "options": ["nosuid", "nodev", "mode=1777", f"size={config.tmp_mb}m"]},
-        {"destination": INIT_PATH, "type": "bind", "source": str(config.tini),
-         "options": ["bind", "ro", "nosuid", "nodev"]},
-    ]
-    for destination, source in etc_files.items():
-        mounts.append({"destination": destination, "type": "bind", "source": str(source),
-                       "options": ["bind", "ro", "nosuid", "nodev", "noexec"]})
+    mounts = container_mounts(config.tini, config.tmp_mb, etc_files, cgroup=False)
     for mount in spec.mounts:
         mounts.append({"destination": mount.destination, "type": "bind", "source": str(mount.source),
                        "options": ["rbind", "rw" if mount.writable else "ro", "nosuid", "nodev"]})

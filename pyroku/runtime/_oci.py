@@ -97,6 +97,36 @@ def _seccomp() -> dict[str, Any]:
     }
 
 
+def container_mounts(
+    tini: Path, tmp_mb: int, etc_files: Mapping[str, Path], *, cgroup: bool
+) -> list[dict[str, Any]]:
+    """The mounts every container gets (dynos and builds): kernel filesystems, a small /dev, a
+    size-capped /tmp, tini at INIT_PATH and the generated /etc files, all read-only where possible."""
+    mounts: list[dict[str, Any]] = [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",  # noqa: S108 - inside the container
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+    ]
+    if cgroup:
+        mounts.append({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                       "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
+    mounts += [
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",  # noqa: S108 - inside the container
+         "options": ["nosuid", "nodev", "mode=1777", f"size={tmp_mb}m"]},
+        {"destination": INIT_PATH, "type": "bind", "source": str(tini), "options": ["bind", "ro", "nosuid", "nodev"]},
+    ]
+    for destination, source in etc_files.items():
+        mounts.append({"destination": destination, "type": "bind", "source": str(source),
+                       "options": ["bind", "ro", "nosuid", "nodev", "noexec"]})
+    return mounts
+
+
 def container_config(
     spec: DynoSpec,
     *,
@@ -115,26 +145,7 @@ def container_config(
         period = 100_000
         cpu.update(period=period, quota=int(period * spec.size.cpu_shares / 1024 * config.cpu_quota_per_share))
     no_caps: list[str] = []
-    mounts: list[dict[str, Any]] = [
-        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",  # noqa: S108 - inside the dyno
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
-        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",  # noqa: S108 - inside the dyno
-         "options": ["nosuid", "nodev", "mode=1777", f"size={tmp_mb}m"]},
-        {"destination": INIT_PATH, "type": "bind", "source": str(config.tini),
-         "options": ["bind", "ro", "nosuid", "nodev"]},
-    ]
-    for destination, source in etc_files.items():
-        mounts.append({"destination": destination, "type": "bind", "source": str(source),
-                       "options": ["bind", "ro", "nosuid", "nodev", "noexec"]})
+    mounts = container_mounts(config.tini, tmp_mb, etc_files, cgroup=True)
     process: dict[str, Any] = {
         "terminal": spec.tty,
         "user": {"uid": config.uid, "gid": config.gid, "additionalGids": [config.gid]},
