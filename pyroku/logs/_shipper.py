@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
+from pyroku._sockets import connect_unix
 from pyroku.logs import _syslog
 from pyroku.logs._lines import check_app_id, check_source, clean_process, format_seconds, split_message
 from pyroku.logs.types import LogLine
@@ -116,16 +117,8 @@ class SyslogWriter:
         if now < self._next_connect:
             return False
         self._next_connect = now + self._reconnect_interval
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._send_buffer)
-            sock.setblocking(False)
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            return False
-        self._sock = sock
-        return True
+        self._sock = connect_unix(self._path, send_buffer=self._send_buffer)
+        return self._sock is not None
 
     def _disconnect(self) -> None:
         if self._sock is not None:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Final, Protocol, TextIO
 
+from pyroku._sockets import connect_unix
+
 logger = logging.getLogger("pyroku.router")
 
 Batch = list[tuple[float, str, str]]  # (epoch seconds, app id, line)
@@ -172,15 +174,10 @@ class SyslogShipper:
         if now < self._next_connect:
             return False
         self._next_connect = now + self._reconnect_interval
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
+        self._sock = connect_unix(self._path)
+        if self._sock is None:
             return False
-        self._sock = sock
-        self._pending = b""
+        self._pending = b""  # a frame half-sent on the old connection is not resumed on a new one
         return True
 
     def _send(self) -> None:
