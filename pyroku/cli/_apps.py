@@ -14,7 +14,7 @@ from pyroku.cli._client import JSONObject, path
 from pyroku.cli._exceptions import CLIError, GitError
 from pyroku.cli._group import ClientCommand
 from pyroku.cli._output import format_time
-from pyroku.cli._prompt import stdin_is_tty
+from pyroku.cli._prompt import confirm_name
 from pyroku.cli._session import current_session
 
 __all__ = [
@@ -161,19 +161,11 @@ def apps_destroy(app: str, confirm: str | None) -> None:
     """Permanently destroy an app, and remove its git remote from this checkout."""
     session = current_session()
     out = session.output
-    if confirm is None and not stdin_is_tty():
-        raise CLIError(f"Destroying {app} is permanent: re-run with --confirm {app}")
-    if confirm is not None and confirm != app:
-        raise CLIError(f"Confirmation {confirm} did not match {app}. Aborted.")
+    confirm_name(out, app, confirm, doing=f"Destroying {app}",
+                 warning=f"WARNING: This will delete {out.app(app)} including all add-ons.")
     client = session.client()
     info: JSONObject = client.get(path("/apps/{}", app))
     name = _name(info) or app
-    if confirm is None:
-        out.warn(f"WARNING: This will delete {out.app(name)} including all add-ons.")
-        out.warn(f"To proceed, type {name} or re-run this command with --confirm {name}")
-        answer = click.prompt("", prompt_suffix="> ", default="", show_default=False).strip()
-        if answer != name:
-            raise CLIError(f"Confirmation {answer or '(empty)'} did not match {name}. Aborted.")
     with out.action(f"Destroying {out.app(name)} (including all add-ons)"):
         client.delete(path("/apps/{}", app))
     git_url = str(info.get("git_url") or "")

@@ -17,10 +17,11 @@ import httpx
 from pyroku.cli import _git
 from pyroku.cli._app_resolution import DEFAULT_REMOTE, with_app
 from pyroku.cli._client import APIClient, JSONObject, path
-from pyroku.cli._exceptions import CLIError, InvalidInput, LogStreamError
+from pyroku.cli._exceptions import CLIError, InvalidInput
 from pyroku.cli._group import ClientCommand
+from pyroku.cli._logs import stream_log
 from pyroku.cli._output import Output, format_time
-from pyroku.cli._prompt import stdin_is_tty
+from pyroku.cli._prompt import confirm_name
 from pyroku.cli._session import current_session
 
 __all__ = [
@@ -235,17 +236,6 @@ def builds_info(app: str, build_id: str | None, as_json: bool) -> None:
     ])
 
 
-def _stream(url: str, out: Output) -> None:
-    try:
-        with httpx.stream("GET", url, timeout=httpx.Timeout(30.0, read=None)) as response:
-            if response.status_code != 200:
-                raise LogStreamError(f"The build output answered {response.status_code}.")
-            for line in response.iter_lines():
-                out.echo(line)
-    except httpx.TransportError as exc:
-        raise LogStreamError(f"The build output was interrupted: {exc}") from exc
-
-
 @click.command("builds:output", cls=ClientCommand)
 @with_app
 @click.argument("build_id", required=False)
@@ -253,7 +243,7 @@ def builds_output(app: str, build_id: str | None) -> None:
     """Show a build's output (the newest build by default), following it while it runs."""
     session = current_session()
     build = _find_build(session.client(), app, build_id)
-    _stream(str(build.get("output_stream_url")), session.output)
+    stream_log(str(build.get("output_stream_url")), session.output, follow=True, what="build output")
 
 
 @click.command("builds:cache:purge", cls=ClientCommand)
@@ -263,14 +253,8 @@ def builds_cache_purge(app: str, confirm: str | None) -> None:
     """Empty the app's build cache: the next build installs every dependency again."""
     session = current_session()
     out = session.output
-    if confirm is None and not stdin_is_tty():
-        raise CLIError(f"Purging the build cache of {app} is permanent: re-run with --confirm {app}")
-    if confirm is None:
-        out.warn(f"This deletes the build cache of {out.app(app)}.")
-        answer = click.prompt(f"To proceed, type {app}", default="", show_default=False).strip()
-        confirm = answer or "(empty)"
-    if confirm != app:
-        raise CLIError(f"Confirmation {confirm} did not match {app}. Aborted.")
+    confirm_name(out, app, confirm, doing=f"Purging the build cache of {app}",
+                 warning=f"This deletes the build cache of {out.app(app)}.")
     with out.action(f"Purging the build cache of {out.app(app)}"):
         session.client().delete(path("/apps/{}/build-cache", app))
 
@@ -338,7 +322,7 @@ def builds_create(app: str, directory: Path, version: str | None, tarball: Path 
     if version:
         source["version"] = version
     build: JSONObject = client.post(path("/apps/{}/builds", app), {"source_blob": source})
-    _stream(str(build.get("output_stream_url")), out)
+    stream_log(str(build.get("output_stream_url")), out, follow=True, what="build output")
     final: JSONObject = client.get(path("/apps/{}/builds/{}", app, str(build.get("id"))))
     if final.get("status") != "succeeded":
         raise CLIError(f"Build {final.get('id')} {final.get('status')}: see the output above.")

@@ -53,17 +53,17 @@ def logs(app: str, num: int, tail: bool, source: str | None, dyno: str | None) -
     stream_log(str(log_session["logplex_url"]), session.output, follow=tail)
 
 
-def stream_log(url: str, out: Output, *, follow: bool) -> None:
-    """Print a log stream's lines (coloured on a terminal); with `follow`, until it ends."""
+def stream_log(url: str, out: Output, *, follow: bool, what: str = "log stream") -> None:
+    """Print a stream's lines (log lines coloured on a terminal); with `follow`, until it ends."""
     timeout = httpx.Timeout(30.0, read=None if follow else 30.0)
     try:
         with httpx.stream("GET", url, timeout=timeout, headers={"Accept": "text/plain"}) as response:
             if response.status_code != 200:
-                raise LogStreamError(f"The log stream answered {response.status_code}; try again.")
+                raise LogStreamError(f"The {what} answered {response.status_code}; try again.")
             for line in response.iter_lines():
                 out.echo(colourise(line, out))
     except httpx.TransportError as exc:
-        raise LogStreamError(f"The log stream was interrupted: {exc}") from exc
+        raise LogStreamError(f"The {what} was interrupted: {exc}") from exc
 
 
 @click.command("drains", cls=ClientCommand)

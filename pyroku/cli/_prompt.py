@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from pyroku.cli._exceptions import InvalidInput
+from pyroku.cli._exceptions import CLIError, InvalidInput
+from pyroku.cli._output import Output
 
 
 def stdin_is_tty() -> bool:
@@ -28,3 +29,17 @@ def ask(label: str, *, hidden: bool = False) -> str:
     if not line:
         raise InvalidInput(f"No {label.lower()} given: standard input is closed")
     return line.rstrip("\r\n")
+
+
+def confirm_name(out: Output, name: str, confirm: str | None, *, doing: str, warning: str) -> None:
+    """Before something that cannot be undone, make the user type `name` (or pass `--confirm NAME`).
+
+    Without a terminal and without `--confirm` it refuses, saying `doing` is permanent."""
+    if confirm is None:
+        if not stdin_is_tty():
+            raise CLIError(f"{doing} is permanent: re-run with --confirm {name}")
+        out.warn(warning)
+        out.warn(f"To proceed, type {name} or re-run this command with --confirm {name}")
+        confirm = click.prompt("", prompt_suffix="> ", default="", show_default=False).strip() or "(empty)"
+    if confirm != name:
+        raise CLIError(f"Confirmation {confirm} did not match {name}. Aborted.")
