@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pyroku.router import AppRoute, DynoRoute, ListSink, RouterConfig, RoutingTable
+from pyroku.router import AppRoute, DynoRoute, RouterConfig, RoutingTable
 from pyroku.router._client import ClientProtocol
 from pyroku.router._context import RouterContext
 from pyroku.router._routes import RouteState
-from pyroku.router._sink import Batch, _Timestamps, encode_frames
+from pyroku.router._sink import Batch, BufferedLogSink, _Timestamps, encode_frames
 from pyroku.router._upstream import UpstreamConnection
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: myapp.localhost\r\n\r\n"
@@ -56,19 +56,17 @@ class FakeTransport:
         pass
 
 
-class CountingSink(ListSink):
-    """Batches like the real sink and encodes syslog frames, without the socket."""
+class EncodingShipper:
+    """Encodes the syslog frames like the real shipper, without the socket."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.batch: Batch = []
         self.stamp = _Timestamps()
 
-    def write(self, app_id: str, line: str) -> None:
-        self.batch.append((time.time(), app_id, line))
-        if len(self.batch) >= 1000:
-            encode_frames(self.batch, self.stamp)
-            self.batch = []
+    def ship(self, batch: Batch) -> None:
+        encode_frames(batch, self.stamp)
+
+    def close(self) -> None:
+        pass
 
 
 async def main(n: int = 50_000, repeat: int = 9) -> None:
@@ -77,7 +75,7 @@ async def main(n: int = 50_000, repeat: int = 9) -> None:
     routes.update(RoutingTable(1, {"app": AppRoute("myapp", ("myapp.localhost",), web_quantity=1,
                                                     dynos=(DynoRoute("web.1", "127.0.0.1", 1),))}))
     config = RouterConfig(table_path=Path("/nonexistent"))
-    ctx = RouterContext(config, loop, CountingSink(), routes)
+    ctx = RouterContext(config, loop, BufferedLogSink([EncodingShipper()], loop), routes)
     client = ClientProtocol(ctx, "http", ctx.forwarded_tail("http", 80))
     client.connection_made(FakeTransport())  # type: ignore[arg-type]
     backend = routes.routes.by_id["app"].up[0].backend

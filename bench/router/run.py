@@ -143,7 +143,7 @@ def wrk(port: int, path: str, duration: int, proxy_pid: int, host: str | None) -
     used = cpu_seconds(proxy_pid) - before
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)\s*$", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
     transfer = _mib(re.search(r"Transfer/sec:\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     if "Non-2xx" in out or "Socket errors" in out:
         print("  wrk reported problems:\n" + "\n".join(

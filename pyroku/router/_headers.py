@@ -46,6 +46,7 @@ _SPECIAL: Final = {
     b"x-forwarded-port": _DROP,
     b"x-request-start": _DROP,
 }
+_COLON: Final = ord(":")
 _CONNECTION_TOKENS: Final = frozenset({b"close", b"keep-alive", b"upgrade", b""})
 
 
@@ -78,9 +79,6 @@ def host_key(host: bytes) -> bytes:
     if colon >= 0:
         host = host[:colon]
     return host.rstrip(b".") if host.endswith(b".") else host
-
-
-_ADDED: Final = b"\r\nX-Request-Id: %s\r\nX-Forwarded-For: %s\r\n%s\r\nX-Request-Start: %d\r\nVia: %s\r\n\r\n"
 
 
 def prepare(ex: Exchange, peer: bytes, tail: bytes, ids: RequestIds) -> None:
@@ -148,7 +146,7 @@ def prepare(ex: Exchange, peer: bytes, tail: bytes, ids: RequestIds) -> None:
     if hosts == 1:
         ex.host = host
         key = host.lower()
-        if b":" in key or key.endswith(b"."):
+        if _COLON in key or key.endswith(b"."):  # (`int in bytes`: `bytes in bytes` raises internally)
             key = host_key(key)
         ex.hostkey = key
         if not key:
@@ -171,8 +169,13 @@ def prepare(ex: Exchange, peer: bytes, tail: bytes, ids: RequestIds) -> None:
     if ex.upgrade and upgrade:
         append(b"Connection: Upgrade")
         append(b"Upgrade: " + upgrade)
-    ex.head = b"\r\n".join(lines) + _ADDED % (
-        request_id, fwd, tail, ex.start_ms, b", ".join(via) + b", " + VIA if via else VIA)
+    lines.append(b"X-Request-Id: " + request_id)
+    lines.append(b"X-Forwarded-For: " + fwd)
+    lines.append(tail)
+    lines.append(b"X-Request-Start: " + str(ex.start_ms).encode())
+    lines.append(b"Via: " + (b", ".join(via) + b", " + VIA if via else VIA))
+    lines.append(b"\r\n")
+    ex.head = b"\r\n".join(lines)
 
 
 def merge_content_lengths(data: bytes) -> bytes | None:

@@ -39,6 +39,14 @@ CODES: Final = {
 }
 
 
+_SMALL_DECIMALS: Final[tuple[bytes, ...]] = tuple(str(n).encode() for n in range(1000))
+
+
+def decimal(n: int) -> bytes:
+    """``n`` in ASCII digits; cached below 1,000 (statuses and most millisecond figures)."""
+    return _SMALL_DECIMALS[n] if 0 <= n < 1000 else str(n).encode()
+
+
 def format_line(
     method: str,
     path: str,

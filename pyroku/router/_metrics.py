@@ -16,7 +16,7 @@ from bisect import bisect_left
 from pathlib import Path
 from typing import Any, Final
 
-BUCKETS_MS: Final = (
+BUCKETS_MS: Final[tuple[int, ...]] = (  # (not a fixed-size tuple type: compiled, that would be re-boxed per use)
     1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500, 700,
     1000, 1500, 2000, 3000, 5000, 7000, 10_000, 15_000, 20_000, 30_000, 60_000,
 )

@@ -22,16 +22,20 @@ from pyroku._sockets import connect_unix
 
 logger = logging.getLogger("pyroku.router")
 
-Batch = list[tuple[float, str, str]]  # (epoch seconds, app id, line)
+Batch = list[tuple[float, str, bytes]]  # (epoch seconds, app id, line)
 
 MAX_PENDING: Final = 4 * 1024 * 1024
 """Bytes of frames kept while the socket is full; beyond this, lines are dropped."""
 
 
 class RequestLogSink(Protocol):
-    """Receives one router log line per request (``at=info method=GET ...``) for an app."""
+    """Receives one router log line per request (``at=info method=GET ...``) for an app.
 
-    def write(self, app_id: str, line: str) -> None: ...
+    Lines are bytes: the request's own bytes (path, host) go to logplex as they came, and nothing
+    is decoded and encoded again on the way.
+    """
+
+    def write(self, app_id: str, line: bytes) -> None: ...
 
 
 class LogShipper(Protocol):
@@ -42,18 +46,18 @@ class LogShipper(Protocol):
 class NullSink:
     """Discards lines."""
 
-    def write(self, app_id: str, line: str) -> None:
+    def write(self, app_id: str, line: bytes) -> None:
         return None
 
 
 class ListSink:
-    """Keeps ``(app_id, line)`` pairs in memory (in-process use and tests)."""
+    """Keeps ``(app_id, line)`` pairs in memory, lines decoded as logplex would (in-process use and tests)."""
 
     def __init__(self) -> None:
         self.lines: list[tuple[str, str]] = []
 
-    def write(self, app_id: str, line: str) -> None:
-        self.lines.append((app_id, line))
+    def write(self, app_id: str, line: bytes) -> None:
+        self.lines.append((app_id, line.decode("utf-8", "replace")))
 
 
 class BufferedLogSink:
@@ -70,7 +74,7 @@ class BufferedLogSink:
         self._batch: Batch = []
         self._timer: asyncio.TimerHandle | None = None
 
-    def write(self, app_id: str, line: str) -> None:
+    def write(self, app_id: str, line: bytes) -> None:
         batch = self._batch
         batch.append((self._clock(), app_id, line))
         if self._timer is None:
@@ -114,31 +118,37 @@ class _Timestamps:
         ms = int(when * 1000)
         if ms == self._ms:
             return self._text
-        second, fraction = divmod(ms, 1000)
+        second = ms // 1000
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         self._ms = ms
-        self._text = text = f"{self._prefix}.{fraction:03d}000+00:00"
+        self._text = text = self._prefix + _FRACTIONS[ms - second * 1000]
         return text
+
+
+_FRACTIONS: Final[tuple[str, ...]] = tuple(f".{ms:03d}000+00:00" for ms in range(1000))
 
 
 def encode_frames(batch: Batch, stamp: Callable[[float], str]) -> bytes:
     """Octet-counted RFC 5424 frames, as logplex's ingestion socket reads them."""
-    out: list[str] = []
-    extend = out.extend
+    out: list[bytes] = []
+    append = out.append
     last_stamp: str | None = None
     last_app: str | None = None
-    prefix = ""
+    prefix = b""
     size = 0
     for when, app_id, line in batch:
         text = stamp(when)
         if text is not last_stamp or app_id is not last_app:  # lines come in bursts: reuse the prefix
             last_stamp, last_app = text, app_id
-            prefix = f"<158>1 {text} {app_id} heroku router - - "
-            size = len(prefix.encode())
-        extend((str(size + (len(line) if line.isascii() else len(line.encode()))), " ", prefix, line))
-    return "".join(out).encode()
+            prefix = f"<158>1 {text} {app_id} heroku router - - ".encode()
+            size = len(prefix)
+        append(str(size + len(line)).encode())
+        append(b" ")
+        append(prefix)
+        append(line)
+    return b"".join(out)
 
 
 class SyslogShipper:
@@ -215,7 +225,7 @@ class StreamShipper:
         self._stream = stream or sys.stdout
 
     def ship(self, batch: Batch) -> None:
-        self._stream.write("".join(f"{app_id} {line}\n" for _, app_id, line in batch))
+        self._stream.write("".join(f"{app_id} {line.decode('utf-8', 'replace')}\n" for _, app_id, line in batch))
         self._stream.flush()
 
     def close(self) -> None:
