@@ -82,6 +82,7 @@ class ClientProtocol(asyncio.Protocol):
         self._raw = False
         self._closing = False
         self._head_done = True
+        self._http11_line = False  # the request line just seen said HTTP/1.1 (see data_received)
         self._head_size = 0
         self._line_carry = 0
         self._head_lines = 0
@@ -165,6 +166,9 @@ class ClientProtocol(asyncio.Protocol):
                 if eol > 0 and data.count(b" ", 0, eol) != 2:
                     self._bad_request("bad request line")
                     return
+                # A request line llhttp accepts ends with its version: spares get_http_version() (a
+                # str.format) for the first request of this chunk.
+                self._http11_line = eol > 3 and data[eol - 3] == 49 and data[eol - 2] == 46 and data[eol - 1] == 49
             elif not self._scan_head(data, True):
                 return
         elif not self._head_done and not self._scan_head(data, False):
@@ -227,7 +231,11 @@ class ClientProtocol(asyncio.Protocol):
         self._head_done = True
         parser = self.parser
         ex.method = parser.get_method()
-        version = parser.get_http_version()
+        if self._http11_line:
+            self._http11_line = False
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
         ex.http11 = version == "1.1"
         ex.keep_alive = parser.should_keep_alive()
         ex.upgrade = parser.should_upgrade()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from pyroku.router._config import Limits
+from pyroku.router._headers import ORDINARY, HeaderKinds
 
 # How the response body is delimited.
 BODY_NONE: Final = 0
@@ -17,7 +18,7 @@ BODY_LENGTH: Final = 1
 BODY_CHUNKED: Final = 2
 BODY_EOF: Final = 3
 
-_DROP: Final = 0
+_DROP: Final = -1
 _CONTENT_LENGTH: Final = 1
 _TRANSFER_ENCODING: Final = 2
 _CONNECTION: Final = 3
@@ -71,18 +72,7 @@ class ResponseHead:
         self.upgrade = b""
 
 
-_NAME_KINDS: dict[bytes, int | None] = {}
-"""Header name as sent → its kind (None: relayed as is); saves lowering names seen before."""
-_NAME_KINDS_MAX: Final = 4096
-
-
-def _kind(name: bytes) -> int | None:
-    kind = _NAME_KINDS.get(name, -1)
-    if kind == -1:
-        kind = _SPECIAL.get(name.lower())
-        if len(_NAME_KINDS) < _NAME_KINDS_MAX:
-            _NAME_KINDS[name] = kind
-    return kind
+_KINDS: Final = HeaderKinds(_SPECIAL)
 
 
 _CR: Final = 13
@@ -137,7 +127,7 @@ def parse_response_head(head: bytes, limits: Limits, head_request: bool) -> Resp
     transfer_encoding = False
     max_line = limits.response_header_line
     long_lines = len(head) > max_line
-    kinds = _NAME_KINDS
+    kinds = _KINDS
     for index in range(1, len(lines)):
         line = lines[index]
         if _LF in line or _CR in line:
@@ -147,10 +137,8 @@ def parse_response_head(head: bytes, limits: Limits, head_request: bool) -> Resp
             raise ResponseError("H17", "bad header line")
         if long_lines and len(line) > max_line:
             raise ResponseError("H25", "oversized header")
-        kind = kinds.get(name, -1)
-        if kind == -1:
-            kind = _kind(name)
-        if kind is None:
+        kind = kinds.get(name)
+        if kind == ORDINARY:
             continue
         value = value.strip(b" \t")
         if kind == _CONTENT_LENGTH:
@@ -207,8 +195,8 @@ def parse_response_head(head: bytes, limits: Limits, head_request: bool) -> Resp
         length_seen = False
         for index in range(1, len(lines)):
             line = lines[index]
-            kind = _kind(line.partition(b":")[0])
-            if kind is None or kind == _SET_COOKIE:
+            kind = kinds.get(line.partition(b":")[0])
+            if kind in (ORDINARY, _SET_COOKIE):
                 kept.append(line)
             elif kind == _CONTENT_LENGTH and relay_length and not length_seen:
                 length_seen = True

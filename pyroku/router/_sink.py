@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Final, Protocol, TextIO
 
 from pyroku._sockets import connect_unix
+from pyroku.router._logline import decimal
 
 logger = logging.getLogger("pyroku.router")
 
@@ -130,7 +131,7 @@ class _Timestamps:
 _FRACTIONS: Final[tuple[str, ...]] = tuple(f".{ms:03d}000+00:00" for ms in range(1000))
 
 
-def encode_frames(batch: Batch, stamp: Callable[[float], str]) -> bytes:
+def encode_frames(batch: Batch, stamp: _Timestamps) -> bytes:
     """Octet-counted RFC 5424 frames, as logplex's ingestion socket reads them."""
     out: list[bytes] = []
     append = out.append
@@ -142,10 +143,9 @@ def encode_frames(batch: Batch, stamp: Callable[[float], str]) -> bytes:
         text = stamp(when)
         if text is not last_stamp or app_id is not last_app:  # lines come in bursts: reuse the prefix
             last_stamp, last_app = text, app_id
-            prefix = f"<158>1 {text} {app_id} heroku router - - ".encode()
-            size = len(prefix)
-        append(str(size + len(line)).encode())
-        append(b" ")
+            prefix = f" <158>1 {text} {app_id} heroku router - - ".encode()
+            size = len(prefix) - 1
+        append(decimal(size + len(line)))
         append(prefix)
         append(line)
     return b"".join(out)
