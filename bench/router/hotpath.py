@@ -1,16 +1,44 @@
-"""CPU cost of the router's Python hot path, without sockets: µs per proxied keep-alive request.
+"""CPU cost of the router's request path, without sockets: per proxied keep-alive request.
 
 Feeds a request to a ClientProtocol and the dyno's answer to its UpstreamConnection through fake
-transports, so only the router's own work is measured (parsing, routing, headers, log line,
-metrics). Run by hand: ``.venv/bin/python bench/router/hotpath.py``.
+transports, so only the router's own work is measured (parsing, routing, headers, log line and its
+syslog frame, metrics). The reference, measured in the same run, is the same code interpreted (the
+mypyc-built modules ignored). Run by hand:
+
+    .venv/bin/python bench/router/hotpath.py               # CPU µs per request (noisy on a shared VM)
+    .venv/bin/python bench/router/hotpath.py --callgrind   # instructions per request (repeatable)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import importlib.abc
+import importlib.machinery
+import os
+import re
+import shutil
+import subprocess
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+if os.environ.get("PYROKU_BENCH_INTERPRETED"):
+
+    class _SourceFirst(importlib.abc.MetaPathFinder):
+        """Loads pyroku.router's modules from their .py files even where an extension module exists."""
+
+        def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> Any:
+            if not name.startswith("pyroku.router.") or path is None:
+                return None
+            finder = importlib.machinery.FileFinder(
+                path[0], (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES))
+            return finder.find_spec(name)
+
+    sys.meta_path.insert(0, _SourceFirst())
 
 from pyroku.router import AppRoute, DynoRoute, RouterConfig, RoutingTable
 from pyroku.router._client import ClientProtocol
@@ -69,7 +97,8 @@ class EncodingShipper:
         pass
 
 
-async def main(n: int = 50_000, repeat: int = 9) -> None:
+async def measure(n: int, repeat: int) -> float:
+    """Best CPU seconds per request over ``repeat`` runs of ``n`` requests."""
     loop = asyncio.get_running_loop()
     routes = RouteState(RouterConfig(table_path=Path("/nonexistent")).limits)
     routes.update(RoutingTable(1, {"app": AppRoute("myapp", ("myapp.localhost",), web_quantity=1,
@@ -92,10 +121,48 @@ async def main(n: int = 50_000, repeat: int = 9) -> None:
             client.data_received(REQUEST)
             conn.data_received(RESPONSE)
         best = min(best, time.process_time() - began)
-    print(f"{best / n * 1e6:.2f} µs per request (Python hot path, no syscalls; best of {repeat} x {n})")
+    return best / n
+
+
+def _child(argv: list[str], interpreted: bool, wrapper: list[str] | None = None) -> str:
+    env = dict(os.environ, PYROKU_BENCH_INTERPRETED="1" if interpreted else "")
+    result = subprocess.run([*(wrapper or []), sys.executable, __file__, *argv], env=env, capture_output=True,
+                            text=True, check=True)
+    return result.stdout + result.stderr
+
+
+def _instructions(interpreted: bool) -> float:
+    """Instructions per request: the difference between runs of 10,000 and 30,000 requests."""
+    counts = []
+    for n in (10_000, 30_000):
+        valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+        out = _child(["--child", str(n), "1"], interpreted, valgrind)
+        counts.append(int(re.search(r"Collected : (\d+)", out).group(1)))  # type: ignore[union-attr]
+    return (counts[1] - counts[0]) / 20_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--callgrind", action="store_true", help="count instructions (needs valgrind)")
+    parser.add_argument("--child", nargs=2, type=int, metavar=("N", "REPEAT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        import uvloop
+
+        print(uvloop.run(measure(*args.child)))
+        return
+    if args.callgrind:
+        if shutil.which("valgrind") is None:
+            raise SystemExit("valgrind is missing: apt-get install valgrind")
+        compiled, interpreted = _instructions(False), _instructions(True)
+        unit, scale = "instructions", 1.0
+    else:
+        compiled, interpreted = (float(_child(["--child", "50000", "9"], flag).split()[-1]) for flag in (False, True))
+        unit, scale = "µs CPU", 1e6
+    print(f"request path, compiled:    {compiled * scale:9.2f} {unit} per request")
+    print(f"request path, interpreted: {interpreted * scale:9.2f} {unit} per request (reference, same run)")
+    print(f"ratio: {compiled / interpreted:.2f}x")
 
 
 if __name__ == "__main__":
-    import uvloop
-
-    uvloop.run(main())
+    main()

@@ -1,6 +1,6 @@
 """Router benchmark against nginx, measured in the same run on this machine (run by hand).
 
-    .venv/bin/python bench/router/run.py [--duration 10] [--rounds 2] [--idle 10000]
+    .venv/bin/python bench/router/run.py [--duration 10] [--rounds 3] [--idle 10000]
 
 Setup (2 cores): a tiny C keep-alive backend (``backend.c``, built with gcc) and wrk share core 0;
 the proxy under test (nginx with 1 worker and upstream keep-alive, or the router) gets core 1.
@@ -21,6 +21,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -218,7 +219,7 @@ def build_backend(workdir: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per proxy (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per proxy (default 3)")
     parser.add_argument("--idle", type=int, default=10_000, help="idle keep-alive connections to hold")
     parser.add_argument("--workers", type=int, default=1, help="router processes (default 1)")
     args = parser.parse_args()
@@ -293,6 +294,11 @@ def main() -> int:
     print(f"ratios: req/s {rt.requests_per_s / ng.requests_per_s:.2f}x (target >= 0.6), "
           f"MiB/s {rtb.mib_per_s / ngb.mib_per_s:.2f}x (target >= 0.6), "
           f"p99 {rt.p99_ms / ng.p99_ms:.2f}x (target <= 2)")
+    if args.rounds > 1:
+        med = {name: statistics.median(r.requests_per_s for r in results[name]["small"]) for name in results}
+        p99 = {name: statistics.median(r.p99_ms for r in results[name]["small"]) for name in results}
+        print(f"medians over rounds: req/s {med['router'] / med['nginx']:.2f}x, "
+              f"p99 {p99['router'] / p99['nginx']:.2f}x")
     print(f"router request log: {frames} lines shipped to the log socket during the runs")
     if args.idle:
         print(f"router RSS: {before:.1f} MiB before, {held:.1f} MiB holding {args.idle} idle keep-alive connections "
