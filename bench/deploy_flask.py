@@ -35,6 +35,8 @@ from pathlib import Path
 
 import httpx
 
+from pyroku.runtime import remove_firewall
+
 PIKU_COLD = 6.1
 PIKU_WARM = 3.0
 ACCEPT = "application/vnd.heroku+json; version=3"
@@ -274,6 +276,8 @@ def main() -> int:
         if poller is not None:
             poller.stop()
         bench.stop()
+        remove_firewall("pyroku_bench_deploy")
+        remove_firewall("pyroku_bench_build")
         if args.keep:
             print(f"work directory kept: {base}")
         else:

@@ -30,6 +30,8 @@ from typing import Any
 
 import httpx
 
+from pyroku.runtime import remove_firewall
+
 ACCEPT = "application/vnd.heroku+json; version=3"
 WEB = "python3 -m http.server $PORT"
 
@@ -78,8 +80,10 @@ def main() -> int:
     runtime_dir = Path(tempfile.mkdtemp(prefix="pyroku-bench-", dir=shm))
     port = free_port()
     env = {**os.environ, "PYROKU_ADMIN_EMAIL": "bench@example.com", "PYROKU_ADMIN_PASSWORD": "bench-password",
-           "PYROKU_DYNO_SUBNET": "10.218.0.0/16", "PYROKU_DYNO_INTERFACE_PREFIX": "pyd",
-           "PYROKU_DYNO_NFT_TABLE": "pyroku_bench_dynos", "PYROKU_RUNTIME_DIR": str(runtime_dir)}
+           "PYROKU_DYNO_SUBNET": "10.218.0.0/17", "PYROKU_DYNO_INTERFACE_PREFIX": "pyd",
+           "PYROKU_DYNO_NFT_TABLE": "pyroku_bench_dynos", "PYROKU_BUILD_SUBNET": "10.218.128.0/17",
+           "PYROKU_BUILD_INTERFACE_PREFIX": "pdb", "PYROKU_BUILD_NFT_TABLE": "pyroku_bench_dynos_build",
+           "PYROKU_RUNTIME_DIR": str(runtime_dir)}
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "pyroku"), "server", "--data-dir", str(data), "--api-port", str(port),
          "--router-port", str(free_port()), "--rendezvous-port", "0"],
@@ -126,6 +130,8 @@ def main() -> int:
         server.wait(60)
         shutil.rmtree(data, ignore_errors=True)
         shutil.rmtree(runtime_dir, ignore_errors=True)
+        remove_firewall(env["PYROKU_DYNO_NFT_TABLE"])
+        remove_firewall(env["PYROKU_BUILD_NFT_TABLE"])
     return 0
 
 

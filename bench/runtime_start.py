@@ -31,7 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
-from pyroku.runtime import FileLogTarget, NetworkConfig, RuncRuntime, RuntimeConfig, ensure_stack
+from pyroku.runtime import FileLogTarget, NetworkConfig, RuncRuntime, RuntimeConfig, ensure_stack, remove_firewall
 from pyroku.runtime._oci import container_config
 from pyroku.runtime.stack import DEFAULT_STACKS_DIR
 from pyroku.runtime.types import DynoSpec
@@ -158,6 +158,7 @@ async def main(args: argparse.Namespace) -> int:
             await runtime.remove(status.id)
         await runtime.aclose()
         shutil.rmtree(work, ignore_errors=True)
+        remove_firewall(NETWORK.nft_table)
     return 0
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from pyroku.runtime import remove_firewall
+
 REPO = Path(__file__).resolve().parent.parent
 PYROKU = str(Path(sys.executable).parent / "pyroku")
 ACCEPT = "application/vnd.heroku+json; version=3"
@@ -267,3 +269,5 @@ def runc_platform(
         finally:
             server.stop()
             shutil.rmtree(runtime_dir, ignore_errors=True)
+            remove_firewall(env["PYROKU_DYNO_NFT_TABLE"])
+            remove_firewall(env["PYROKU_BUILD_NFT_TABLE"])

@@ -26,6 +26,7 @@ from pyroku.runtime._exceptions import (
     RuntimeUnavailable,
     StackError,
 )
+from pyroku.runtime._network import remove_firewall
 from pyroku.runtime._protocol import Attachment, ContainerRuntime
 from pyroku.runtime._runc import RuncRuntime
 from pyroku.runtime.stack import STACK_NAME, StackInfo, ensure_stack
@@ -73,4 +74,5 @@ __all__ = [
     "StackInfo",
     "SyslogLogTarget",
     "ensure_stack",
+    "remove_firewall",
 ]

@@ -145,6 +145,15 @@ def install_firewall(config: NetworkConfig, nft: str) -> None:
                 raise RuntimeUnavailable(f"cannot enable IPv4 forwarding for dyno NAT: {exc}") from exc
 
 
+def remove_firewall(table: str, nft: str = "nft") -> None:
+    """Delete the nftables table ``table`` (family inet) if it exists.
+
+    A platform keeps its table while it has dynos (they outlive the controller); test and benchmark
+    platforms call this when they are done, so their rules do not stay on every packet of the host.
+    """
+    subprocess.run([nft, "delete", "table", "inet", table], capture_output=True, check=False)
+
+
 def delete_veth(ip: str, veth: str) -> None:
     """Delete a host-side veth (and so its peer) if it still exists."""
     if Path("/sys/class/net", veth).exists():

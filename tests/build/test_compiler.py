@@ -32,7 +32,7 @@ from pyroku.build import (
     pack_slug,
 )
 from pyroku.build._buildpacks import Buildpack
-from pyroku.runtime import BuildRuntimeConfig, NetworkConfig, RuncBuildRunner, ensure_stack
+from pyroku.runtime import BuildRuntimeConfig, NetworkConfig, RuncBuildRunner, ensure_stack, remove_firewall
 from pyroku.runtime.stack import DEFAULT_STACKS_DIR
 from pyroku.slugs import LocalSlugStore
 from tests.build.support import make_buildpack, make_wheel, write_tree
@@ -91,6 +91,7 @@ def compiler() -> Iterator[Compiler]:
     config.work_dir.chmod(0o711)
     yield Compiler(SlugCompiler(runner, config), config, base)
     shutil.rmtree(base, ignore_errors=True)
+    remove_firewall(NETWORK.nft_table)
 
 
 def test_python_app_from_a_vendored_wheel_and_the_dependency_cache(compiler: Compiler, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from pyroku.runtime import (
     RuntimeConfig,
     StackInfo,
     ensure_stack,
+    remove_firewall,
 )
 from pyroku.runtime.stack import DEFAULT_STACKS_DIR
 from pyroku.sizes import DynoSize
@@ -46,13 +47,14 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def stack() -> StackInfo:
+def stack() -> Iterator[StackInfo]:
     if os.geteuid() != 0:
         pytest.fail("the runtime tests run real containers and need root")
     for tool in ("runc", "tini-static", "nft", "ip", "mmdebstrap"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing: run scripts/setup (it installs scripts/apt-packages.txt)")
-    return ensure_stack(DEFAULT_STACKS_DIR)
+    yield ensure_stack(DEFAULT_STACKS_DIR)
+    remove_firewall(TEST_NETWORK.nft_table)  # the runtimes of this session installed it
 
 
 def _scratch_base() -> str | None:
