@@ -21,7 +21,10 @@ def test_first_start_generates_and_prints_the_operator_password_once(tmp_path: P
     for _ in range(2):
         log = tmp_path / "out.log"
         with log.open("wb") as out:
-            proc = subprocess.Popen([PYROKU, "server", "--data-dir", str(server.data_dir), "--api-port", str(port)],
+            # (no dynos, free ports: the host's own platform, its router port and firewall are left alone)
+            proc = subprocess.Popen([PYROKU, "server", "--data-dir", str(server.data_dir), "--api-port", str(port),
+                                     "--runtime", "none", "--router-port", str(free_port()),
+                                     "--router-https-port", str(free_port()), "--rendezvous-port", "0"],
                                     env=env, stdout=out, stderr=subprocess.STDOUT)
         server.process = proc
         server.log_path = log
