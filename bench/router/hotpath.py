@@ -13,32 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.abc
-import importlib.machinery
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-
-if os.environ.get("PYROKU_BENCH_INTERPRETED"):
-
-    class _SourceFirst(importlib.abc.MetaPathFinder):
-        """Loads pyroku.router's modules from their .py files even where an extension module exists."""
-
-        def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None) -> Any:
-            if not name.startswith("pyroku.router.") or path is None:
-                return None
-            finder = importlib.machinery.FileFinder(
-                path[0], (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES))
-            return finder.find_spec(name)
-
-    sys.meta_path.insert(0, _SourceFirst())
 
 from pyroku.router import AppRoute, DynoRoute, RouterConfig, RoutingTable
 from pyroku.router._client import ClientProtocol
@@ -125,7 +107,7 @@ async def measure(n: int, repeat: int) -> float:
 
 
 def _child(argv: list[str], interpreted: bool, wrapper: list[str] | None = None) -> str:
-    env = dict(os.environ, PYROKU_BENCH_INTERPRETED="1" if interpreted else "")
+    env = dict(os.environ, PYROKU_ROUTER_INTERPRETED="1" if interpreted else "")
     result = subprocess.run([*(wrapper or []), sys.executable, __file__, *argv], env=env, capture_output=True,
                             text=True, check=True)
     return result.stdout + result.stderr

@@ -12,17 +12,21 @@ socket; per-app metrics are written to ``router-metrics-<worker>.json`` every 5 
 :func:`read_metrics`. In-process use (tests, embedding): ``await Router(RouterConfig(...)).start()``.
 """
 
-from pyroku.router._config import Limits, LoopKind, RouterConfig, Timeouts
-from pyroku.router._exceptions import CertificateError, RouterError, RoutingTableError
-from pyroku.router._logline import CODES, format_line
-from pyroku.router._metrics import read_metrics
-from pyroku.router._server import Router, run_worker
-from pyroku.router._sink import BufferedLogSink, ListSink, NullSink, RequestLogSink, SyslogShipper
-from pyroku.router._supervisor import run
-from pyroku.router._tls import ensure_default_cert
-from pyroku.router.table import AppRoute, CertFiles, DynoRoute, RoutingTable
-from pyroku.router.table import load as load_table
-from pyroku.router.table import save as save_table
+from pyroku.router._interpreted import install_if_asked
+
+install_if_asked()  # before the request path's modules are imported
+
+from pyroku.router._config import Limits, LoopKind, RouterConfig, Timeouts  # noqa: E402
+from pyroku.router._exceptions import CertificateError, RouterError, RoutingTableError  # noqa: E402
+from pyroku.router._logline import CODES, format_line  # noqa: E402
+from pyroku.router._metrics import read_metrics  # noqa: E402
+from pyroku.router._server import Router, run_worker  # noqa: E402
+from pyroku.router._sink import BufferedLogSink, ListSink, NullSink, RequestLogSink, SyslogShipper  # noqa: E402
+from pyroku.router._supervisor import run  # noqa: E402
+from pyroku.router._tls import ensure_default_cert  # noqa: E402
+from pyroku.router.table import AppRoute, CertFiles, DynoRoute, RoutingTable  # noqa: E402
+from pyroku.router.table import load as load_table  # noqa: E402
+from pyroku.router.table import save as save_table  # noqa: E402
 
 __all__ = [
     "CODES",
