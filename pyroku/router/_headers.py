@@ -130,7 +130,6 @@ def prepare(ex: Exchange, peer: bytes, tail: bytes, ids: RequestIds) -> None:
     ``tail`` holds the per-listener lines (``X-Forwarded-Proto``, ``X-Forwarded-Port``).
     """
     lines = [ex.method + b" " + ex.url + b" HTTP/1.1"]
-    append = lines.append
     kinds = _KINDS
     hosts = 0
     host = b""
@@ -143,11 +142,11 @@ def prepare(ex: Exchange, peer: bytes, tail: bytes, ids: RequestIds) -> None:
     for name, value in ex.headers:
         kind = kinds.get(name)
         if kind == ORDINARY:
-            append(name + b": " + value)
+            lines.append(name + b": " + value)
         elif kind == _HOST:
             hosts += 1
             host = value.rstrip()
-            append(name + b": " + value)
+            lines.append(name + b": " + value)
         elif kind == _CONTENT_LENGTH:
             value = value.rstrip()
             if value != b"0":
@@ -204,14 +203,13 @@ def prepare(ex: Exchange, peer: bytes, tail: bytes, ids: RequestIds) -> None:
     fwd = ex.fwd = b", ".join(forwarded) + b", " + peer if forwarded else peer
     if extra_hop:
         lines = lines[:1] + [line for line in lines[1:] if line.partition(b":")[0].lower() not in extra_hop]
-        append = lines.append
     if ex.chunked:
-        append(b"Transfer-Encoding: chunked")
+        lines.append(b"Transfer-Encoding: chunked")
     elif length_line:
-        append(length_line)
+        lines.append(length_line)
     if ex.upgrade and upgrade:
-        append(b"Connection: Upgrade")
-        append(b"Upgrade: " + upgrade)
+        lines.append(b"Connection: Upgrade")
+        lines.append(b"Upgrade: " + upgrade)
     ex.head = b"".join((
         b"\r\n".join(lines), b"\r\nX-Request-Id: ", request_id, b"\r\nX-Forwarded-For: ", fwd, b"\r\n", tail,
         b"\r\nX-Request-Start: ", str(ex.start_ms).encode(),

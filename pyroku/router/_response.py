@@ -79,6 +79,10 @@ _CR: Final = 13
 _LF: Final = 10
 
 
+def _blank(byte: int) -> bool:
+    return byte == 32 or byte == 9  # space, tab
+
+
 def _digits(data: bytes, start: int, end: int) -> int:
     """The decimal number ``data[start:end]`` (ASCII digits only, at least one), else -1."""
     if start >= end:
@@ -133,7 +137,7 @@ def parse_response_head(head: bytes, limits: Limits, head_request: bool) -> Resp
         if _LF in line or _CR in line:
             raise ResponseError("H17", "bare CR or LF in the response head")
         name, sep, value = line.partition(b":")
-        if not sep or not name or name[-1] in b" \t" or line[0] in b" \t":
+        if not sep or not name or _blank(name[-1]) or _blank(line[0]):
             raise ResponseError("H17", "bad header line")
         if long_lines and len(line) > max_line:
             raise ResponseError("H25", "oversized header")

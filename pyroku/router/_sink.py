@@ -134,7 +134,6 @@ _FRACTIONS: Final[tuple[str, ...]] = tuple(f".{ms:03d}000+00:00" for ms in range
 def encode_frames(batch: Batch, stamp: _Timestamps) -> bytes:
     """Octet-counted RFC 5424 frames, as logplex's ingestion socket reads them."""
     out: list[bytes] = []
-    append = out.append
     last_stamp: str | None = None
     last_app: str | None = None
     prefix = b""
@@ -145,9 +144,9 @@ def encode_frames(batch: Batch, stamp: _Timestamps) -> bytes:
             last_stamp, last_app = text, app_id
             prefix = f" <158>1 {text} {app_id} heroku router - - ".encode()
             size = len(prefix) - 1
-        append(decimal(size + len(line)))
-        append(prefix)
-        append(line)
+        out.append(decimal(size + len(line)))
+        out.append(prefix)
+        out.append(line)
     return b"".join(out)
 
 
