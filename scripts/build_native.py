@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -24,6 +25,7 @@ MODULES = ("_client", "_config", "_context", "_exchange", "_headers", "_logline"
            "_sink", "_upstream")
 GROUP = "pyroku.router._native"  # the shared library: pyroku/router/_native__mypyc.*.so
 STAMP = PACKAGE / ".native-stamp"
+SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")  # e.g. .cpython-311-x86_64-linux-gnu.so: this Python's
 
 
 def sources() -> list[Path]:
@@ -31,10 +33,10 @@ def sources() -> list[Path]:
 
 
 def digest() -> str:
-    """What the extension modules must have been built from: the sources and mypy's version."""
+    """What the extension modules must have been built from: the sources, mypy and this Python."""
     import mypy.version
 
-    h = hashlib.sha256(mypy.version.__version__.encode())
+    h = hashlib.sha256(f"{mypy.version.__version__} {SUFFIX}".encode())
     for path in sources():
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
@@ -42,7 +44,7 @@ def digest() -> str:
 
 def built() -> list[Path]:
     """The extension modules present in the package directory."""
-    return sorted(p for name in (*MODULES, "_native__mypyc") for p in PACKAGE.glob(f"{name}.*.so"))
+    return sorted(p for name in (*MODULES, "_native__mypyc") if (p := PACKAGE / f"{name}{SUFFIX}").is_file())
 
 
 def up_to_date() -> bool:
@@ -50,7 +52,7 @@ def up_to_date() -> bool:
 
 
 def remove() -> None:
-    for path in built():
+    for path in PACKAGE.glob("*.so"):  # this Python's and any other's
         path.unlink()
     STAMP.unlink(missing_ok=True)
 
