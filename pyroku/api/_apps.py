@@ -151,10 +151,11 @@ def destroy_app(request: Request, caller: CallerDep, app: str) -> dict[str, Any]
         user = caller.user(session)
         found = find_app(session, user, app, lock=True)
         shown = render.app(request, found)
-        delete_app(session, found, user)
+        destroyed = delete_app(session, found, user)
     ctx.logplex.set_drains(found.id, [])
     ctx.logplex.forget(found.id)
     ctx.on_change(found.id)
+    ctx.on_destroy(destroyed)
     return shown
 
 

@@ -12,7 +12,7 @@ from pyroku.api._ratelimit import RateLimiter
 from pyroku.dynos import DynoControl
 from pyroku.logs import Logplex
 from pyroku.slugs import SlugStore
-from pyroku.state import Database, Release
+from pyroku.state import Database, DestroyedApp, Release
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class PublicUrls:
 
 
 def _ignore(_app_id: str) -> None:
+    return None
+
+
+def _keep(_destroyed: DestroyedApp) -> None:
     return None
 
 
@@ -51,6 +55,8 @@ class ApiContext:
     # Called after a committed change to an app's desired state (release, formation, domains,
     # maintenance, destroy) so the managers reconcile it now rather than at their next sweep.
     on_change: Callable[[str], None] = _ignore
+    # Called after an app was destroyed, to delete what it stored outside the database.
+    on_destroy: Callable[[DestroyedApp], None] = _keep
 
     def announce(self, app_id: str, *messages: str) -> None:
         """Platform events, as `app[api]` lines in the app's log."""

@@ -238,12 +238,21 @@ class BuildService:
 
     async def purge_cache(self, app_id: str) -> None:
         """Empty the app's build cache (a build running now keeps what it already opened)."""
+        await asyncio.to_thread(self._remove_cache, app_id)
+
+    def forget_app(self, app_id: str, build_ids: tuple[str, ...]) -> None:
+        """Delete a destroyed app's build cache and the output of its builds (blocking)."""
+        self._remove_cache(app_id)
+        for build_id in build_ids:
+            self.outputs.remove(build_id)
+
+    def _remove_cache(self, app_id: str) -> None:
         cache = self._cache_dir(app_id)
         if not cache.exists():
             return
         doomed = cache.with_name(f".purged-{cache.name}-{os.urandom(4).hex()}")
         cache.rename(doomed)
-        await asyncio.to_thread(shutil.rmtree, doomed, True)
+        shutil.rmtree(doomed, ignore_errors=True)
 
     # -- the build -------------------------------------------------------------------------------
 

@@ -53,6 +53,14 @@ class Repositories:
             raise RepositoryError(f"invalid app id {app_id!r}")
         return self.root / f"{app_id}.git"
 
+    def remove(self, app_id: str) -> None:
+        """Delete the app's repository (its app was destroyed)."""
+        path = self.path(app_id)
+        if path.exists():
+            doomed = self.root / f".{app_id}.{secrets.token_hex(6)}.gone"  # gone from view at once
+            path.rename(doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+
     def relative(self, app_id: str) -> str:
         """The repository's path below the root, as ``git http-backend`` wants it in PATH_INFO."""
         return self.path(app_id).name

@@ -43,7 +43,7 @@ from pyroku.server._config import ServerConfig
 from pyroku.server._router_process import RouterProcess
 from pyroku.server._routes import RoutesPublisher
 from pyroku.slugs import LocalSlugStore
-from pyroku.state import App, Database, Release, list_drains, list_formation
+from pyroku.state import App, Database, DestroyedApp, Release, list_drains, list_formation
 
 log = logging.getLogger("pyroku.server")
 
@@ -77,6 +77,7 @@ class Platform:
             urls=PublicUrls(domain=config.domain, router_port=config.router_port),
             limiter=RateLimiter(config.rate_limit),
             on_change=self._app_changed,
+            on_destroy=self._app_destroyed,
         )
         self._dynos_changed = asyncio.Event()
         runner = self._build_runner()
@@ -191,6 +192,15 @@ class Platform:
 
     def _routable(self) -> dict[str, list[DynoView]]:
         return self.manager.routable() if self.manager else {}
+
+    def _app_destroyed(self, destroyed: DestroyedApp) -> None:
+        """What a destroyed app stored outside the database goes with it: its git repository, build
+        cache and build output, and its slug archives. (The extracted slug trees its dynos may still
+        be running from are left to the slug cache.)"""
+        self.repositories.remove(destroyed.app_id)
+        self.builds.forget_app(destroyed.app_id, destroyed.build_ids)
+        for slug_id in destroyed.slug_ids:
+            self.slugs.delete(slug_id)
 
     def _app_changed(self, app_id: str) -> None:
         if self.manager is not None:

@@ -17,6 +17,7 @@ from pyroku.state._accounts import (
     revoke,
 )
 from pyroku.state._apps import (
+    DestroyedApp,
     add_collaborator,
     create_app,
     delete_app,
@@ -108,6 +109,7 @@ __all__ = [
     "Collaborator",
     "Conflict",
     "Database",
+    "DestroyedApp",
     "Domain",
     "DynoUsage",
     "Forbidden",

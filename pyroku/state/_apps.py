@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pyroku.state._exceptions import Forbidden, InvalidParams, NotFound
-from pyroku.state._models import App, Collaborator, User
+from pyroku.state._models import App, Build, Collaborator, Slug, User
 from pyroku.state._releases import create_release
 
 APP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
@@ -249,10 +250,25 @@ def update_app(session: Session, app: App, user: User, *, name: str | None, main
     return app
 
 
-def delete_app(session: Session, app: App, user: User) -> None:
+@dataclass(frozen=True)
+class DestroyedApp:
+    """What a destroyed app leaves outside the database, for the components that store it."""
+
+    app_id: str
+    slug_ids: tuple[str, ...]
+    build_ids: tuple[str, ...]
+
+
+def delete_app(session: Session, app: App, user: User) -> DestroyedApp:
     require_owner(session, app, user, "destroy the app")
+    destroyed = DestroyedApp(
+        app.id,
+        tuple(session.scalars(select(Slug.id).where(Slug.app_id == app.id))),
+        tuple(session.scalars(select(Build.id).where(Build.app_id == app.id))),
+    )
     session.delete(app)
     session.flush()
+    return destroyed
 
 
 def list_collaborators(session: Session, app: App) -> list[Collaborator]:

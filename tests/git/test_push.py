@@ -405,3 +405,24 @@ def test_push_over_https_trusting_the_platform_ca(dev: Developer, platform: Plat
     assert pushed.returncode == 0, pushed.stderr
     assert f"To {https_url}" in pushed.stderr and "remote: -----> Static HTML app detected" in pushed.stderr
     assert serves(dev.server, app) == "over https\n"
+
+
+def test_destroying_an_app_deletes_its_repository_build_cache_and_slugs(dev: Developer) -> None:
+    app = name("gone")
+    repo = dev.app(app, {"index.html": "<h1>soon gone</h1>\n"})
+    pushed = dev.push(repo)
+    assert pushed.returncode == 0, pushed.stderr
+    with dev.server.client(dev.token) as c:
+        app_id = c.get(f"/apps/{app}").json()["id"]
+        slug_ids = [r["slug"]["id"] for r in c.get(f"/apps/{app}/releases").json() if r["slug"]]
+        build_ids = [b["id"] for b in c.get(f"/apps/{app}/builds").json()]
+    data = dev.server.data_dir
+    stored = [data / "repos" / f"{app_id}.git", data / "build-cache" / app_id,
+              *(data / "slugs" / f"{slug_id}.tgz" for slug_id in slug_ids),
+              *(data / "build-output" / f"{build_id}.log" for build_id in build_ids)]
+    assert slug_ids and build_ids and [path for path in stored if not path.exists()] == []
+
+    destroyed = dev.pyroku("apps:destroy", "-a", app, "--confirm", app)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert [path for path in stored if path.exists()] == []
+    assert not [p for p in (data / "repos").iterdir() if app_id in p.name]  # nothing half-deleted either
