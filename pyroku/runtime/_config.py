@@ -84,6 +84,8 @@ class RuntimeConfig:
     tini: Path = Path("/usr/bin/tini-static")
     python: str = sys.executable
     start_timeout: float = 60.0
+    slug_cache_grace: float = 600.0
+    """An extracted slug no dyno has used for this long is deleted (a restart within it reuses it)."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+", self.cgroup_parent):
@@ -92,3 +94,5 @@ class RuntimeConfig:
             raise ValueError("dynos never run as root")
         if not 1.0 <= self.memory_limit_factor <= 4.0:
             raise ValueError("memory_limit_factor must be between 1 and 4")
+        if self.slug_cache_grace < 0:
+            raise ValueError("slug_cache_grace cannot be negative")

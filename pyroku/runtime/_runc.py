@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import collections
 import contextlib
 import json
 import logging
@@ -154,6 +155,9 @@ class RuncRuntime:
         install_firewall(config.network, self._nft)
         self._supervisor = self._compile_supervisor()
         self._dynos: dict[str, _Dyno] = {}
+        # Extracted slugs no dyno uses, since when (monotonic), and slugs a start() is unpacking now.
+        self._slug_idle_since: dict[str, float] = {}
+        self._slug_starting: collections.Counter[str] = collections.Counter()
         self._exit_queue: asyncio.Queue[DynoExit] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._adopted = False
@@ -186,6 +190,16 @@ class RuncRuntime:
     async def start(self, spec: DynoSpec) -> DynoHandle:
         validate(spec)
         self._ensure_adopted()
+        self._slug_starting[spec.slug_id] += 1  # (the sweep leaves its tree alone meanwhile)
+        try:
+            return await self._start(spec)
+        finally:
+            self._slug_starting[spec.slug_id] -= 1
+            if not self._slug_starting[spec.slug_id]:
+                del self._slug_starting[spec.slug_id]
+            await self._sweep_slug_cache()
+
+    async def _start(self, spec: DynoSpec) -> DynoHandle:
         try:
             slug_tree = await asyncio.to_thread(self._slug_cache.ensure, spec.slug_id, spec.slug_checksum)
         except SlugError as exc:
@@ -243,6 +257,29 @@ class RuncRuntime:
         self._unwatch(dyno)
         await asyncio.to_thread(self._discard, self._dynos_dir / dyno_id, dyno_id, self._lease_of(dyno))
         self._dynos.pop(dyno_id, None)
+        await self._sweep_slug_cache()
+
+    async def _sweep_slug_cache(self) -> None:
+        """Delete extracted slugs that no dyno (running, exited but not removed, or starting) has used
+        for ``slug_cache_grace`` seconds: old releases, destroyed apps. Trees found unused on disk
+        (a controller restart) count from now. Runs after every start and remove."""
+        now = time.monotonic()
+        in_use = {str(d.meta.get("slug_id")) for d in self._dynos.values()} | set(self._slug_starting)
+        idle = self._slug_idle_since
+        for slug_id in self._slug_cache.extracted():
+            if slug_id in in_use:
+                idle.pop(slug_id, None)
+            else:
+                idle.setdefault(slug_id, now)
+        doomed = [slug_id for slug_id, since in idle.items() if now - since >= self._config.slug_cache_grace]
+        trash = []
+        for slug_id in doomed:  # renamed away here, on the loop: a start() after this extracts it again
+            del idle[slug_id]
+            retired = self._slug_cache.retire(slug_id)
+            if retired is not None:
+                trash.append(retired)
+        for directory in trash:
+            await asyncio.to_thread(shutil.rmtree, directory, True)
 
     async def memory_usage(self, dyno_id: str) -> MemoryUsage | None:
         return self._memory(self._get(dyno_id))

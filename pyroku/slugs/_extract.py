@@ -131,18 +131,26 @@ class SlugCache:
 
     def remove(self, slug_id: str) -> bool:
         """Delete an extracted tree (only when no dyno of the release runs any more)."""
+        trash = self.retire(slug_id)
+        if trash is None:
+            return False
+        shutil.rmtree(trash, ignore_errors=True)
+        return True
+
+    def retire(self, slug_id: str) -> Path | None:
+        """Take an extracted tree out of the cache at once (a rename); the caller deletes the returned
+        directory when convenient. None when there was no tree."""
         final = self._root / check_slug_id(slug_id)
         if not final.exists():
-            return False
+            return None
         with self._lock(slug_id):
             trash = Path(tempfile.mkdtemp(prefix=".trash-", dir=self._root))
             try:
                 final.rename(trash / slug_id)
             except FileNotFoundError:
                 trash.rmdir()
-                return False
-            shutil.rmtree(trash, ignore_errors=True)
-        return True
+                return None
+        return trash
 
     def extracted(self) -> list[str]:
         return sorted(p.name for p in self._root.iterdir() if not p.name.startswith(".") and p.is_dir())

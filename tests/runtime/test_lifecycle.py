@@ -8,6 +8,7 @@ import os
 import select
 import signal
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -183,3 +184,27 @@ def _read_until(fd: int, marker: bytes, timeout: float) -> bytes:
             except OSError:  # EIO: the terminal's other side is gone
                 break
     return data
+
+
+async def test_an_extracted_slug_outlives_its_last_dyno_for_the_grace_period(harness: Harness) -> None:
+    handle = await harness.runtime.start(harness.spec("exec sleep 600"))
+    await harness.runtime.remove(handle.id)
+    assert (harness.config.slug_cache_dir / harness.slug.id).is_dir()  # a restart now would reuse it
+
+
+async def test_an_extracted_slug_no_dyno_uses_is_swept(harness: Harness) -> None:
+    config = replace(harness.config, slug_cache_dir=harness.work / "own-slug-cache", slug_cache_grace=0.0)
+    await harness.runtime.aclose()
+    runtime = harness.runtime = RuncRuntime(config, harness.slugs.store)
+    tree = config.slug_cache_dir / harness.slug.id
+    first = await runtime.start(harness.spec("exec sleep 600"))
+    second = await runtime.start(harness.spec("exec sleep 600"))
+    assert tree.is_dir()
+    await runtime.remove(first.id)
+    assert tree.is_dir()  # the other dyno still runs from it
+    await runtime.remove(second.id)
+    assert not tree.exists()
+    assert [p.name for p in config.slug_cache_dir.iterdir() if not p.name.endswith(".lock")] == []
+    again = await runtime.start(harness.spec("exec sleep 600"))  # a later start extracts it once more
+    assert (await runtime.status(again.id)).state == "running" and tree.is_dir()
+    await runtime.remove(again.id)
