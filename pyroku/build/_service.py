@@ -21,6 +21,7 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
+from pyroku._files import delete_tree
 from pyroku.build._buildpacks import Buildpack, bundled_name, resolve_buildpack
 from pyroku.build._compiler import CompiledApp, CompileRequest, SlugCompiler
 from pyroku.build._config import MB, BuildConfig
@@ -238,21 +239,13 @@ class BuildService:
 
     async def purge_cache(self, app_id: str) -> None:
         """Empty the app's build cache (a build running now keeps what it already opened)."""
-        await asyncio.to_thread(self._remove_cache, app_id)
+        await asyncio.to_thread(delete_tree, self._cache_dir(app_id))
 
     def forget_app(self, app_id: str, build_ids: tuple[str, ...]) -> None:
         """Delete a destroyed app's build cache and the output of its builds (blocking)."""
-        self._remove_cache(app_id)
+        delete_tree(self._cache_dir(app_id))
         for build_id in build_ids:
             self.outputs.remove(build_id)
-
-    def _remove_cache(self, app_id: str) -> None:
-        cache = self._cache_dir(app_id)
-        if not cache.exists():
-            return
-        doomed = cache.with_name(f".purged-{cache.name}-{os.urandom(4).hex()}")
-        cache.rename(doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
 
     # -- the build -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
+from pyroku._files import delete_tree
 from pyroku.git._exceptions import RepositoryError
 
 HOOK_SOURCE: Final = Path(__file__).resolve().with_name("_hook.py")
@@ -55,11 +56,7 @@ class Repositories:
 
     def remove(self, app_id: str) -> None:
         """Delete the app's repository (its app was destroyed)."""
-        path = self.path(app_id)
-        if path.exists():
-            doomed = self.root / f".{app_id}.{secrets.token_hex(6)}.gone"  # gone from view at once
-            path.rename(doomed)
-            shutil.rmtree(doomed, ignore_errors=True)
+        delete_tree(self.path(app_id))
 
     def relative(self, app_id: str) -> str:
         """The repository's path below the root, as ``git http-backend`` wants it in PATH_INFO."""
