@@ -105,17 +105,21 @@ def test_unsafe_archives_are_refused(cache: tuple[LocalSlugStore, SlugCache], tm
                                      members: list[Member]) -> None:
     store, slugs = cache
     checksum = put(store, "bad", members)
-    before = _snapshot(tmp_path.parent)
+    before = _snapshot(tmp_path)
     with pytest.raises(UnsafeSlug):
         slugs.ensure("bad", checksum)
     assert not slugs.is_extracted("bad")
     assert slugs.extracted() == []
-    assert _snapshot(tmp_path.parent) == before  # nothing written outside the cache
+    assert _snapshot(tmp_path) == before  # nothing written outside the cache
+    assert not Path("/etc/evil").exists() and not Path("/tmp/evil").exists()
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".tmp-")]
 
 
-def _snapshot(root: Path) -> set[str]:
-    return {str(p) for p in root.rglob("*") if "cache" not in p.parts}
+def _snapshot(test_dir: Path) -> set[str]:
+    """Everything in this test's directory outside the cache, and the names beside it. (Not what is
+    inside other tests' directories: servers and connections of earlier tests may still write there.)"""
+    inside = {str(p) for p in test_dir.rglob("*") if "cache" not in p.relative_to(test_dir).parts}
+    return inside | {str(p) for p in test_dir.parent.iterdir()}
 
 
 def test_checksum_is_verified(cache: tuple[LocalSlugStore, SlugCache]) -> None:
